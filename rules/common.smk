@@ -1,0 +1,99 @@
+# Shared names, config checks and input functions (get_*) of the rules.
+import itertools
+
+
+STAGE_SCRIPT = "../workflow/scripts/stage.py"
+SPLITS = ["train", "test"]
+T = config["loop"]["epochs"]
+
+
+def check_config():
+    """Cross-references the schema cannot express; the message names the offending key."""
+    for section in ("models", "tasks"):
+        for name in config["runs"][section]:
+            if name not in config[section]:
+                raise ValueError(
+                    f"config runs.{section}: {name!r} is not defined under {section} "
+                    f"(defined: {sorted(config[section])})"
+                )
+
+
+check_config()
+
+
+def runs():
+    """Every run of the config: dicts with model, task, method, seed."""
+    r = config["runs"]
+    return [
+        dict(model=m, task=k, method=v, seed=s)
+        for m, k, v, s in itertools.product(r["models"], r["tasks"], r["methods"], r["seeds"])
+    ]
+
+
+def run_dir(model, task, method, seed):
+    """results/<run>: the folder of one run."""
+    return f"results/{model}/{task}/{method}/seed{seed}"
+
+
+def run_dirs():
+    return [run_dir(**run) for run in runs()]
+
+
+def get_final_outputs():
+    return [
+        f"{d}/{name}"
+        for d in run_dirs()
+        for name in ("trajectory.parquet", "trajectory.png", "trajectory.pdf")
+    ]
+
+
+def get_model(w):
+    return f"results/models/{w.model}/model.json"
+
+
+def get_data(w):
+    return f"results/data/{w.task}/{w.split}.parquet"
+
+
+def adapter_of(w, t):
+    """The LoRA adapter of epoch t; none for the base model (t = 0)."""
+    return [] if t == 0 else f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{t}/adapter"
+
+
+def get_adapter(w):
+    return adapter_of(w, int(w.t))
+
+
+def get_previous_adapter(w):
+    """The adapter the finetune producing epoch t starts from (epoch t-1's)."""
+    return adapter_of(w, int(w.t) - 1)
+
+
+def get_previous_picks(w):
+    return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(w.t) - 1}/train/picks.parquet"
+
+
+def get_metrics(w):
+    d = run_dir(w.model, w.task, w.method, w.seed)
+    return [f"{d}/epoch{t}/{s}/metrics.parquet" for t in range(T + 1) for s in SPLITS]
+
+
+def task_params(w):
+    """The task slice the stages need (kind and options)."""
+    task = config["tasks"][w.task]
+    return {"kind": task["kind"], "options": task["options"]}
+
+
+def run_values(w):
+    """The run's settings, repeated on every trajectory row."""
+    return {
+        "model": w.model,
+        "task": w.task,
+        "method": w.method,
+        "seed": int(w.seed),
+        "n_samples": config["loop"]["n_samples"],
+        "sigma": config["verifier"]["sigma"][w.method],
+        "empty_policy": config["verifier"]["empty_policy"],
+        "lr": config["finetune"]["lr"],
+        "epochs": T,
+    }

@@ -1,0 +1,17 @@
+rule data:
+    """Prompts and gold answers of a task, train and test splits."""
+    output:
+        train="results/data/{task}/train.parquet",
+        test="results/data/{task}/test.parquet",
+    params:
+        kind=lambda w: config["tasks"][w.task]["kind"],
+        options=lambda w: config["tasks"][w.task]["options"],
+        n_train=lambda w: config["tasks"][w.task]["n_train"],
+        n_test=lambda w: config["tasks"][w.task]["n_test"],
+        seed=lambda w: config["tasks"][w.task]["seed"],
+    log:
+        "results/logs/data/{task}.log",
+    conda:
+        "../envs/svgap.yaml"
+    script:
+        STAGE_SCRIPT

@@ -1,0 +1,16 @@
+rule base_model:
+    """Make the base model loadable (the embedded GGUF is converted to safetensors once)."""
+    output:
+        descriptor="results/models/{model}/model.json",
+        weights=directory("results/models/{model}/weights"),
+    params:
+        name=lambda w: w.model,
+        spec=lambda w: config["models"][w.model],
+    log:
+        "results/logs/models/{model}.log",
+    benchmark:
+        "results/benchmarks/models/{model}.tsv"
+    conda:
+        "../envs/svgap.yaml"
+    script:
+        STAGE_SCRIPT

@@ -1,0 +1,63 @@
+"""The Best-of-N rule of Eq. 4: filter s >= sigma, then lowest NLL / length."""
+
+import polars as pl
+import pytest
+from svgap.bon import best_of_n
+
+
+def table(rows):
+    return pl.DataFrame(rows, schema=["prompt_id", "sample", "nll", "length", "score"], orient="row")
+
+
+def pick(df, sigma=0.5, policy="skip"):
+    return {r["prompt_id"]: r for r in best_of_n(df, sigma, policy).iter_rows(named=True)}
+
+
+def test_length_normalisation_prefers_lower_nll_per_token_not_lower_total():
+    # sample 0: total 4.0 over 2 tokens (2.0 / token); sample 1: total 10.0 over 10 tokens (1.0 / token)
+    got = pick(table([("a", 0, 4.0, 2, 1.0), ("a", 1, 10.0, 10, 1.0)]))
+    assert got["a"]["sample"] == 1
+
+
+def test_filter_comes_before_the_nll():
+    # the lowest-NLL sample is below the threshold, so the pick is the other one
+    got = pick(table([("a", 0, 1.0, 10, 0.0), ("a", 1, 50.0, 10, 1.0)]))
+    assert got["a"]["sample"] == 1
+    assert got["a"]["n_candidates"] == 1
+
+
+def test_ties_go_to_the_lowest_sample_index():
+    rows = [("a", 2, 3.0, 3, 1.0), ("a", 1, 2.0, 2, 1.0), ("a", 3, 9.0, 2, 1.0)]
+    assert pick(table(rows))["a"]["sample"] == 1  # 1.0 per token for samples 2 and 1: index 1 wins
+
+
+def test_sigma_is_inclusive():
+    rows = [("a", 0, 1.0, 1, 0.7), ("a", 1, 5.0, 1, 0.8)]
+    assert pick(table(rows), sigma=0.7)["a"]["sample"] == 0
+    assert pick(table(rows), sigma=0.7000001)["a"]["sample"] == 1
+
+
+def test_empty_candidate_set_skip_policy_counts_and_leaves_no_pick():
+    got = pick(table([("a", 0, 1.0, 1, 0.0), ("a", 1, 2.0, 1, 0.2), ("b", 0, 1.0, 1, 1.0)]), policy="skip")
+    assert got["a"]["sample"] is None and got["a"]["n_candidates"] == 0 and not got["a"]["fallback"]
+    assert got["b"]["sample"] == 0
+
+
+def test_empty_candidate_set_all_policy_falls_back_to_every_sample():
+    got = pick(table([("a", 0, 3.0, 1, 0.0), ("a", 1, 2.0, 1, 0.2), ("b", 0, 1.0, 1, 1.0)]), policy="all")
+    assert got["a"]["sample"] == 1 and got["a"]["fallback"] and got["a"]["n_candidates"] == 0
+    assert got["b"]["sample"] == 0 and not got["b"]["fallback"]
+
+
+def test_one_row_per_prompt_sorted():
+    rows = [(p, j, float(j + 1), 1, 1.0) for p in ("c", "a", "b") for j in range(3)]
+    out = best_of_n(table(rows), 0.5, "skip")
+    assert out["prompt_id"].to_list() == ["a", "b", "c"]
+    assert out["sample"].to_list() == [0, 0, 0]
+
+
+def test_unknown_policy_and_zero_length_are_errors():
+    with pytest.raises(ValueError, match="empty_policy"):
+        best_of_n(table([("a", 0, 1.0, 1, 1.0)]), 0.5, "drop")
+    with pytest.raises(ValueError, match="length 0"):
+        best_of_n(table([("a", 0, 1.0, 0, 1.0)]), 0.5, "skip")

@@ -1,0 +1,72 @@
+"""The config schema: defaults, descriptions, and errors that name the key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "config" / "schema.yaml")
+
+
+def load(name="config.yaml"):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def test_shipped_configs_validate_and_get_defaults():
+    for name in ("config.yaml", "ci.yaml"):
+        cfg = load(name)
+        validate(cfg, SCHEMA)
+        assert cfg["verifier"]["temperature"] == 0.1  # a default from the schema (SVG Table 3)
+        assert cfg["finetune"]["lora_rank"] == 16 and cfg["finetune"]["lora_dropout"] == 0.5
+        assert cfg["verifier"]["sigma"] == {"tf": 0.5, "qe": 0.5, "mc": 0.5}
+
+
+def test_empty_config_is_the_paper_defaults():
+    cfg = {}
+    validate(cfg, SCHEMA)
+    assert cfg["loop"] == {"epochs": 10, "n_samples": 16, "max_new_tokens": 512, "temperature": 1.0}
+    assert cfg["finetune"]["lr"] == 1e-5 and cfg["finetune"]["weight_decay"] == 0.01
+    assert cfg["models"]["smollm2-135m"]["source"] == "embedded"
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    (("loop", "n_samples"), 0, "n_samples"),
+    (("verifier", "sigma", "tf"), 1.5, "tf"),
+    (("verifier", "empty_policy"), "drop", "empty_policy"),
+    (("verifier", "tf_template"), "no placeholders", "tf_template"),
+    (("finetune", "loss"), "mean", "loss"),
+    (("inference", "dtype"), "fp8", "dtype"),
+    (("loop", "epochs_typo"), 3, "epochs_typo"),
+    (("runs", "methods"), ["tf", "xx"], "methods"),
+])
+def test_bad_values_name_the_key(path, value, needle):
+    cfg = copy.deepcopy(load())
+    node = cfg
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    with pytest.raises(Exception) as err:
+        validate(cfg, SCHEMA)
+    assert needle in str(err.value)
+
+
+def test_local_model_needs_a_path():
+    cfg = {"models": {"mine": {"source": "local"}}}
+    with pytest.raises(Exception, match="path"):
+        validate(cfg, SCHEMA)
+
+
+def test_every_property_is_described():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+
+    def walk(node, where):
+        for name, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"schema property {where}{name} has no description"
+            walk(sub, f"{where}{name}.")
+        if isinstance(node.get("additionalProperties"), dict):
+            walk(node["additionalProperties"], where + "*.")
+
+    walk(schema, "")

@@ -1,0 +1,75 @@
+"""LoRA SFT on picks: the loss is U_v, it decreases, the adapter continues, and it is deterministic."""
+
+import polars as pl
+import pytest
+import torch
+from safetensors.torch import load_file
+from svgap import models
+from svgap.chat import render
+from svgap.finetune import FinetuneSpec, train
+from svgap.hf_backend import HFBackend
+from svgap.tasks import make_task
+
+pytestmark = pytest.mark.slow
+
+
+def spec(**changes):
+    base = dict(lr=1e-3, weight_decay=0.01, lora_rank=4, lora_alpha=8, lora_dropout=0.5, target_modules="all-linear",
+                batch_size=6, micro_batch_size=3, passes=1, loss="sequence", max_grad_norm=1.0)
+    return FinetuneSpec(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def picks(backend, tokenizer):
+    task = make_task("arithmetic")
+    prompts = [render(tokenizer, task.solver_messages(f"What is {a} + {a + 1}?"), True) for a in range(1, 7)]
+    done = backend.sample(prompts, 1, 12, 1.0, list(range(6)))
+    return pl.DataFrame({"prompt_token_ids": prompts, "token_ids": [list(r[0].token_ids) for r in done]})
+
+
+def base(model_dir):
+    return models.load_model({"location": str(model_dir)}, torch.float32, torch.device("cpu"))
+
+
+def adapter_weights(path):
+    return load_file(str(path / "adapter_model.safetensors"))
+
+
+def test_first_step_loss_is_the_verifier_uncertainty(model_dir, backend, picks, tmp_path):
+    u_v = backend.nll(picks["prompt_token_ids"].to_list(), picks["token_ids"].to_list()).mean()
+    history = train(base(model_dir), picks, spec(), None, tmp_path / "a", seed=0, pad_id=backend.pad_id)
+    assert history["loss"][0] == pytest.approx(u_v, rel=1e-4)  # B = 0 at init: the LoRA branch adds nothing yet
+
+
+def test_training_lowers_the_nll_of_the_picks_and_continues(model_dir, tokenizer, backend, picks, tmp_path):
+    before = backend.nll(picks["prompt_token_ids"].to_list(), picks["token_ids"].to_list()).mean()
+    train(base(model_dir), picks, spec(passes=3), None, tmp_path / "e1", seed=0, pad_id=backend.pad_id)
+    tuned = HFBackend(models.load_model({"location": str(model_dir)}, torch.float32, torch.device("cpu"),
+                                        tmp_path / "e1"), tokenizer)
+    after = tuned.nll(picks["prompt_token_ids"].to_list(), picks["token_ids"].to_list()).mean()
+    assert after < before
+    assert (tmp_path / "e1" / "optimizer.pt").is_file() and (tmp_path / "e1" / "train_log.parquet").is_file()
+    # epoch 2 starts from epoch 1's adapter and optimiser state
+    history = train(base(model_dir), picks, spec(), tmp_path / "e1", tmp_path / "e2", seed=1, pad_id=backend.pad_id)
+    assert history["loss"][0] == pytest.approx(after, rel=0.2)  # starts where epoch 1 ended (dropout aside)
+    w1, w2 = adapter_weights(tmp_path / "e1"), adapter_weights(tmp_path / "e2")
+    assert w1.keys() == w2.keys()
+    assert any(not torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def test_training_is_deterministic(model_dir, backend, picks, tmp_path):
+    for name in ("a", "b"):
+        train(base(model_dir), picks, spec(), None, tmp_path / name, seed=3, pad_id=backend.pad_id)
+    wa, wb = adapter_weights(tmp_path / "a"), adapter_weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+def test_token_loss_and_empty_picks(model_dir, backend, picks, tmp_path):
+    n_tokens = sum(len(t) for t in picks["token_ids"])
+    u_v = backend.nll(picks["prompt_token_ids"].to_list(), picks["token_ids"].to_list()).sum()
+    history = train(base(model_dir), picks, spec(loss="token"), None, tmp_path / "t", seed=0, pad_id=backend.pad_id)
+    assert history["loss"][0] == pytest.approx(u_v / n_tokens, rel=1e-4)
+    empty = train(base(model_dir), picks.head(0), spec(), None, tmp_path / "none", seed=0, pad_id=backend.pad_id)
+    assert empty.height == 0 and (tmp_path / "none" / "adapter_model.safetensors").is_file()
+    assert history["loss"].is_finite().all()

@@ -1,0 +1,73 @@
+"""U_s, U_v and G (Eqs. 5-6) on a hand-made epoch."""
+
+import math
+
+import polars as pl
+import pytest
+from svgap.bon import best_of_n
+from svgap.metrics import METRIC_COLUMNS, auroc, compute
+
+
+def samples():
+    # columns: prompt_id, sample, nll, length, finished, text, correct, tf_score, qe_score, p_correct
+    # prompt a: solver sample 0 (nll 6, len 3) wrong; sample 1 (nll 2, len 2) right, verified.
+    # prompt b: both wrong and rejected by the verifier (score 0); sample 0 is an empty response.
+    # prompt c: sample 0 (nll 4, len 4) right and verified; sample 1 (nll 1, len 1) right, verified too.
+    rows = [
+        ("a", 0, 6.0, 3, True, "x", False, 0.0, 0.0, 0.2),
+        ("a", 1, 2.0, 2, True, "y", True, 1.0, 0.9, 0.9),
+        ("b", 0, 3.0, 3, False, "", False, 0.0, 0.1, 0.1),
+        ("b", 1, 5.0, 5, True, "z", False, 0.0, 0.2, 0.3),
+        ("c", 0, 4.0, 4, True, "w", True, 1.0, 1.0, 0.8),
+        ("c", 1, 1.0, 1, True, "v", True, 1.0, 0.8, 0.7),
+    ]
+    df = pl.DataFrame(rows, orient="row", schema=["prompt_id", "sample", "nll", "length", "finished", "text",
+                                                  "correct", "tf_score", "qe_score", "p_correct"])
+    return df.with_columns(tf_parsed=pl.lit(True), qe_parsed=pl.lit(True))
+
+
+def run(policy):
+    s = samples()
+    picks = best_of_n(s.select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")), 0.5, policy)
+    return compute(s, picks, "tf_score", 0.5)
+
+
+def test_skip_policy_pairs_u_s_and_u_v_on_the_same_prompts():
+    m = run("skip")
+    assert m["n_prompts"] == 3 and m["n_empty"] == 1 and m["n_paired"] == 2
+    # picks: a -> sample 1 (2.0); c -> sample 1 (1.0 / 1 token beats 4.0 / 4 tokens: tie at 1.0, index 0 wins)
+    assert m["U_v"] == pytest.approx((2.0 + 4.0) / 2)
+    assert m["U_s"] == pytest.approx((6.0 + 4.0) / 2)
+    assert m["G"] == pytest.approx(m["U_s"] - m["U_v"])
+    assert m["U_s_tok"] == pytest.approx((6 / 3 + 4 / 4) / 2)
+    assert m["U_v_tok"] == pytest.approx((2 / 2 + 4 / 4) / 2)
+    assert m["acc_s"] == pytest.approx(0.5) and m["acc_v"] == pytest.approx(1.0)
+    assert m["U_s_all"] == pytest.approx((6 + 3 + 4) / 3)
+    assert m["acc_s_all"] == pytest.approx(1 / 3)
+    assert m["len_v"] == pytest.approx(3.0)
+
+
+def test_all_policy_keeps_every_prompt():
+    m = run("all")
+    assert m["n_empty"] == 1 and m["n_paired"] == 3
+    assert m["U_s"] == pytest.approx(m["U_s_all"])
+    assert m["U_v"] == pytest.approx((2.0 + 3.0 + 4.0) / 3)  # b falls back to sample 0 (1.0 per token)
+
+
+def test_diagnostics():
+    m = run("skip")
+    assert m["pass_at_n"] == pytest.approx(2 / 3)
+    assert m["acc_samples"] == pytest.approx(3 / 6)
+    assert m["n_empty_response"] == 1
+    assert m["candidate_rate"] == pytest.approx(3 / 6)
+    assert m["auc_tf"] == pytest.approx(auroc(samples()["tf_score"].to_numpy(), samples()["correct"].to_numpy()))
+    assert set(m) | {"split", "t"} == set(METRIC_COLUMNS)
+
+
+def test_auroc():
+    import numpy as np
+
+    assert auroc(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == 1.0
+    assert auroc(np.array([0.1, 0.9]), np.array([True, False])) == 0.0
+    assert auroc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
+    assert math.isnan(auroc(np.array([0.5]), np.array([True])))

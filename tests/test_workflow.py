@@ -1,0 +1,163 @@
+"""The whole DAG on the CI config: a real run, determinism, kill-and-resume, rerun triggers, bad config.
+
+Each run happens in a fresh copy of the workflow (as a user's clone would be). The first run converts
+the embedded model through the base_model rule; later copies reuse its converted weights.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+RUN = "results/smollm2-135m/add/tf/seed0"
+CI = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
+T = CI["loop"]["epochs"]
+
+
+def clone(dest: Path, models_from: Path | None = None) -> Path:
+    """A copy of the workflow's files; optionally with the converted model of an earlier run."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "rules", "config", "workflow", "envs", "docs", "profiles"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / name)
+    if models_from is not None:
+        shutil.copytree(models_from / "results" / "models", dest / "results" / "models")
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run([SNAKEMAKE, "--configfile", "config/ci.yaml", *args], cwd=workdir, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def tables_of(workdir: Path) -> dict[str, pl.DataFrame]:
+    root = workdir / "results"
+    return {str(p.relative_to(root)): pl.read_parquet(p) for p in sorted(root.rglob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    workdir = clone(tmp_path_factory.mktemp("run_a"))
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-5000:]
+    assert "svgap: finished" in done.stdout + done.stderr
+    return workdir
+
+
+def test_the_run_produces_a_trajectory_with_every_epoch(first_run):
+    traj = pl.read_parquet(first_run / RUN / "trajectory.parquet")
+    assert traj.height == 2 * (T + 1)
+    assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in range(T + 1)]
+    for column in ("U_s", "U_v", "G", "U_s_tok", "U_v_tok", "G_tok", "acc_s", "acc_v"):
+        assert np.isfinite(traj[column].to_numpy()).all(), column
+    assert np.allclose(traj["G"], traj["U_s"] - traj["U_v"])
+    assert (traj["model"] == "smollm2-135m").all() and (traj["n_samples"] == CI["loop"]["n_samples"]).all()
+    for name in ("trajectory.png", "trajectory.pdf"):
+        assert (first_run / RUN / name).stat().st_size > 1000
+    logs = list((first_run / RUN / "logs").rglob("*.log"))
+    assert len(logs) >= 5 * 2 * (T + 1) + T + 2
+    for t in range(1, T + 1):
+        assert (first_run / RUN / f"epoch{t}" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (first_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
+
+
+def test_two_runs_give_identical_tables(first_run, tmp_path):
+    second = clone(tmp_path / "run_b", models_from=first_run)
+    done = snakemake(second)
+    assert done.returncode == 0, done.stderr[-5000:]
+    a, b = tables_of(first_run), tables_of(second)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].equals(b[name]), f"{name} differs between two runs with the same seed"
+
+
+def test_a_run_killed_during_finetune_resumes_to_the_same_results(first_run, tmp_path):
+    workdir = clone(tmp_path / "run_c", models_from=first_run)
+    log = workdir / RUN / "logs" / "epoch1" / "finetune.log"
+    proc = subprocess.Popen([SNAKEMAKE, "--configfile", "config/ci.yaml"], cwd=workdir, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 900
+    while time.time() < deadline and not (log.is_file() and "finetuning epoch" in log.read_text()):
+        assert proc.poll() is None, "snakemake ended before finetune started"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # like a preempted node: no clean-up at all
+    proc.wait()
+    assert not (workdir / RUN / "epoch1" / "adapter").exists(), "a killed finetune left its output in place"
+    assert snakemake(workdir, "--unlock").returncode == 0
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-5000:]
+    a, c = tables_of(first_run), tables_of(workdir)
+    for name in a:
+        assert a[name].equals(c[name]), f"{name} differs after kill and resume"
+    assert not list((workdir / "results").rglob("*.partial"))
+
+
+def planned(workdir: Path, overlay: dict | None = None) -> set[str]:
+    """Outputs a dry run would (re)make, through the Snakemake API, with an optional config overlay."""
+    configfiles = [workdir / "config" / "ci.yaml"]
+    if overlay:
+        path = workdir / "config" / "overlay.yaml"
+        path.write_text(yaml.safe_dump(overlay))
+        configfiles.append(path)
+    outputs: list[str] = []
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
+                                config_settings=ConfigSettings(configfiles=configfiles),
+                                snakefile=workdir / "Snakefile", workdir=workdir)
+        workflow.dag().execute_workflow(executor="dryrun", updated_files=outputs)
+    return {str(o) for o in outputs}
+
+
+def names(outputs: set[str], *parts: str) -> set[str]:
+    return {o for o in outputs if all(p in o for p in parts)}
+
+
+def test_reruns_follow_the_config_values_each_rule_uses(first_run):
+    assert planned(first_run) == set()
+
+    sigma = planned(first_run, {"verifier": {"sigma": {"tf": 0.9}}})
+    assert names(sigma, "epoch0/train/picks.parquet") and names(sigma, "epoch0/test/metrics.parquet")
+    assert not names(sigma, "epoch0", "generations") and not names(sigma, "epoch0", "verify.parquet")
+    assert not names(sigma, "results/data") and not names(sigma, "results/models")
+    assert names(sigma, "epoch1/adapter") and names(sigma, "trajectory.parquet")
+
+    n = planned(first_run, {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}})
+    assert names(n, "epoch0/train/generations.parquet") and names(n, "epoch0/test/generations.parquet")
+    assert not names(n, "results/data") and not names(n, "results/models")
+
+    plot = planned(first_run, {"plot": {"dpi": 80}})
+    assert plot == {f"{RUN}/trajectory.png", f"{RUN}/trajectory.pdf"}
+
+    verifier = planned(first_run, {"verifier": {"qe_scale": 5}})
+    assert names(verifier, "epoch0/train/verify.parquet") and not names(verifier, "epoch0", "generations")
+
+
+@pytest.mark.parametrize("overlay,message", [
+    ({"loop": {"n_samples": 0}}, "n_samples"),
+    ({"runs": {"models": ["nope"]}}, "runs.models: 'nope' is not defined under models"),
+    ({"verifier": {"empty_policy": "drop"}}, "empty_policy"),
+])
+def test_bad_config_stops_before_any_job_and_names_the_key(tmp_path, overlay, message):
+    workdir = clone(tmp_path / "bad")
+    (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    done = snakemake(workdir, "--configfile", "config/ci.yaml", "config/bad.yaml", "-n", timeout=120)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+    assert not (workdir / "results").exists()

@@ -1,0 +1,45 @@
+"""The Best-of-N pick of SVG Eq. 4.
+
+Among the N samples of a prompt, keep the candidates whose verifier score s >= sigma (inclusive),
+then pick the one with the lowest length-normalised NLL, U_f(y|x) / L(y). Ties go to the lowest
+sample index, so the pick is deterministic.
+
+A prompt with no candidate (every score below sigma) follows `empty_policy`:
+- `skip`: the prompt gets no pick; it is left out of U_v, of training, and of the paired metrics.
+- `all`: fall back to all N samples, as if sigma were -inf for that prompt.
+Either way the prompt is counted (`n_candidates` = 0 in the picks table).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+EMPTY_POLICIES = ("skip", "all")
+
+
+def best_of_n(samples: pl.DataFrame, sigma: float, empty_policy: str) -> pl.DataFrame:
+    """One row per prompt: the picked sample (null if skipped) and how it was picked.
+
+    `samples` needs the columns prompt_id, sample, nll, length, score.
+    Returns prompt_id, sample, n_candidates, fallback (True when the `all` policy applied).
+    """
+    if empty_policy not in EMPTY_POLICIES:
+        raise ValueError(f"empty_policy must be one of {EMPTY_POLICIES}, got {empty_policy!r}")
+    if (samples["length"] <= 0).any():
+        raise ValueError("a sample with length 0 cannot be length-normalised")
+    scored = samples.with_columns(
+        candidate=pl.col("score") >= sigma,
+        nll_per_token=pl.col("nll") / pl.col("length"),
+    )
+    scored = scored.with_columns(n_candidates=pl.col("candidate").sum().over("prompt_id"))
+    fallback = (pl.col("n_candidates") == 0) & pl.lit(empty_policy == "all")
+    eligible = scored.filter(pl.col("candidate") | fallback)
+    picks = (eligible.sort(["prompt_id", "nll_per_token", "sample"])
+             .group_by("prompt_id", maintain_order=True).first()
+             .select("prompt_id", "sample", "n_candidates", fallback.alias("fallback")))
+    prompts = scored.select("prompt_id", "n_candidates").unique("prompt_id")
+    return (prompts.join(picks.drop("n_candidates"), on="prompt_id", how="left")
+            .with_columns(pl.col("fallback").fill_null(False),
+                          pl.col("n_candidates").cast(pl.Int64))
+            .sort("prompt_id")
+            .select("prompt_id", "sample", "n_candidates", "fallback"))

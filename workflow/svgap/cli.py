@@ -1,0 +1,57 @@
+"""From a Snakemake job to a stage function: logging set-up and the rule -> function table."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from svgap import stages, tables, trajectory
+
+
+def setup_logging(path: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if path:
+        handlers.append(logging.FileHandler(path, mode="w"))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _optional(named, key: str):
+    """A named input that may be absent (the adapter of epoch 0): its path, or None."""
+    value = getattr(named, key, None) if key in named.keys() else None
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value or None
+
+
+def _trajectory(metrics, out, run) -> None:
+    tables.write(trajectory.build(list(metrics), dict(run)), out)
+
+
+def _plot(table, png, pdf, plot, title) -> None:
+    trajectory.plot(tables.read(table, "trajectory"), png, pdf, title=title, **dict(plot))
+
+
+def run_rule(smk) -> None:
+    setup_logging(smk.log[0] if smk.log else None)
+    i, o = smk.input, smk.output
+    p = dict(smk.params.items())
+    threads = smk.threads
+    calls = {
+        "data": lambda: stages.make_data(out_train=o.train, out_test=o.test, **p),
+        "base_model": lambda: stages.base_model(out_json=o.descriptor, weights_dir=o.weights, **p),
+        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), i.data, o[0], threads=threads, **p),
+        "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), i.data, i.generations, o[0],
+                                                threads=threads, **p),
+        "grade": lambda: stages.grade(i.data, i.generations, o[0], **p),
+        "select": lambda: stages.select(i.generations, i.verify, i.grades, o[0], **p),
+        "metrics": lambda: stages.compute_metrics(i.generations, i.verify, i.grades, i.picks, o[0], **p),
+        "finetune": lambda: stages.finetune(i.model, _optional(i, "adapter"), i.picks, o[0], threads=threads, **p),
+        "trajectory": lambda: _trajectory(i.metrics, o[0], **p),
+        "plot_trajectory": lambda: _plot(i[0], o.png, o.pdf, **p),
+    }
+    if smk.rule not in calls:
+        raise KeyError(f"no stage function for rule {smk.rule!r}")
+    calls[smk.rule]()

@@ -1,0 +1,190 @@
+"""The transformers backend: sampling with a KV cache, teacher-forced NLL, next-token log-probs.
+
+Sampling is a hand-written decode loop rather than `model.generate` for three reasons the loop
+depends on: (1) the NLL must come from the raw temperature-1 logits of the sampling pass itself,
+(2) each sequence draws its noise from its own seeded generator (Gumbel-max), so results do not
+depend on batch composition, and (3) finished sequences leave the batch at once, so no compute is
+spent on padding after EOS. The prompt of a batch is prefilled once and its KV cache shared by its
+N continuations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from svgap.backend import Completion, length_batches, sequence_seed
+
+
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device):
+    """Left-pad token sequences; returns input ids, attention mask and position ids."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        if len(s):
+            ids[r, width - len(s):] = torch.tensor(list(s), dtype=torch.long)
+            mask[r, width - len(s):] = 1
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    return ids.to(device), mask.to(device), pos.to(device)
+
+
+def response_nll(model, prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]],
+                 pad_id: int, device: torch.device) -> torch.Tensor:
+    """-log pi(response | prompt) per row, summed over response tokens (differentiable).
+
+    Rows are left-padded so every sequence ends at the last position; only the last
+    max(len(response)) + 1 positions go through the LM head, so memory does not grow with
+    the prompt length.
+    """
+    seqs = [list(p) + list(r) for p, r in zip(prompts, responses, strict=True)]
+    ids, mask, pos = left_pad(seqs, pad_id, device)
+    lengths = torch.tensor([len(r) for r in responses], device=device)
+    keep = int(lengths.max()) + 1
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    targets = ids[:, -(keep - 1):]
+    token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    offsets = torch.arange(keep - 1, device=device)
+    in_response = offsets.unsqueeze(0) >= (keep - 1 - lengths).unsqueeze(1)
+    return -(token_logp * in_response).sum(-1)
+
+
+def common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
+    """Tokens shared by all sequences, leaving at least one token of each outside the prefix."""
+    shortest = min(len(s) for s in seqs)
+    first = seqs[0]
+    n = 0
+    while n < shortest - 1 and all(s[n] == first[n] for s in seqs):
+        n += 1
+    return n
+
+
+def draw(logits: torch.Tensor, temperature: float, gens: list[torch.Generator]) -> torch.Tensor:
+    """One token per row from softmax(logits / temperature), greedy when temperature is 0.
+
+    Inverse-CDF sampling with one uniform per row from that row's own generator: the draw of a
+    row does not depend on the other rows, and costs one random number instead of a vocabulary
+    of Gumbel noise.
+    """
+    if temperature <= 0:
+        return logits.argmax(-1)
+    cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(-1)
+    u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in gens]).to(logits.device)
+    u = u * cdf[:, -1]
+    return torch.searchsorted(cdf, u.unsqueeze(1), right=True).squeeze(1).clamp(max=logits.shape[-1] - 1)
+
+
+class HFBackend:
+    """A `Backend` on a transformers causal LM (CPU or CUDA)."""
+
+    min_shared_prefix = 8
+
+    def __init__(self, model, tokenizer, max_batch_tokens: int = 32768, max_batch_rows: int = 128):
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        eos = model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        eos = [e for e in [*eos, tokenizer.eos_token_id] if e is not None]
+        if not eos:
+            raise ValueError("the tokenizer and generation config name no end-of-sequence token")
+        self.eos_token_ids = frozenset(int(e) for e in eos)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
+        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_rows = max_batch_rows
+
+    def _forward_last(self, ids, mask, pos, cache=None):
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1].float(), out.past_key_values
+
+    def _prefill(self, prompts: Sequence[Sequence[int]]):
+        """Last-position logits and KV cache of left-padded prompts.
+
+        The longest prefix shared by every prompt of the batch (a system prompt, few-shot turns, a
+        verifier's instructions) is computed once and its cache copied to every row; only the
+        suffixes are then run, left-padded after the prefix (padding masked, positions continuous).
+        """
+        shared = common_prefix_length(prompts)
+        if shared < self.min_shared_prefix:
+            ids, mask, pos = left_pad(prompts, self.pad_id, self.device)
+            return (*self._forward_last(ids, mask, pos), mask, pos[:, -1])
+        head = torch.tensor([list(prompts[0][:shared])], device=self.device)
+        _, cache = self._forward_last(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None])
+        cache.batch_repeat_interleave(len(prompts))
+        ids, mask, pos = left_pad([p[shared:] for p in prompts], self.pad_id, self.device)
+        mask = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1)
+        logits, cache = self._forward_last(ids, mask, pos + shared, cache)
+        return logits, cache, mask, pos[:, -1] + shared
+
+    @torch.inference_mode()
+    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=()):
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        out: list[list[Completion]] = [[] for _ in prompts]
+        budget = [len(p) + max_new_tokens for p in prompts]
+        rows = max(1, self.max_batch_rows // n)
+        for batch in length_batches(budget, max(1, self.max_batch_tokens // n), rows):
+            done = self._sample_batch([prompts[i] for i in batch], n, max_new_tokens, temperature,
+                                      [seeds[i] for i in batch], list(first_token_ids))
+            for k, i in enumerate(batch):
+                out[i] = done[k]
+        return out
+
+    def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids):
+        logits, cache, mask, last_pos = self._prefill(prompts)
+        first = torch.log_softmax(logits, dim=-1)[:, first_token_ids].double().cpu().numpy()
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+        last_pos = last_pos.repeat_interleave(n)
+        total = len(prompts) * n
+        gens = [torch.Generator().manual_seed(sequence_seed(seeds[r // n], r % n)) for r in range(total)]
+        eos = torch.tensor(sorted(self.eos_token_ids), device=self.device)
+        tokens: list[list[int]] = [[] for _ in range(total)]
+        nll = np.zeros(total)
+        finished = np.zeros(total, dtype=bool)
+        active = list(range(total))
+        for step in range(max_new_tokens):
+            logp = torch.log_softmax(logits, dim=-1)
+            choice = draw(logits, temperature, [gens[s] for s in active])
+            chosen = logp.gather(1, choice.unsqueeze(1)).squeeze(1).double().cpu().numpy()
+            ended = torch.isin(choice, eos).cpu().numpy()
+            for r, s in enumerate(active):
+                tokens[s].append(int(choice[r]))
+                nll[s] -= chosen[r]
+                finished[s] = ended[r]
+            keep = np.flatnonzero(~ended)
+            if step == max_new_tokens - 1 or keep.size == 0:
+                break
+            if keep.size < len(active):
+                idx = torch.as_tensor(keep, device=self.device)
+                cache.batch_select_indices(idx)
+                mask, last_pos, choice = mask[idx], last_pos[idx], choice[idx]
+                active = [active[k] for k in keep]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            last_pos = last_pos + 1
+            logits, cache = self._forward_last(choice.unsqueeze(1), mask, last_pos.unsqueeze(1), cache)
+        return [[Completion(tuple(tokens[i * n + j]), float(nll[i * n + j]), bool(finished[i * n + j]),
+                            tuple(first[i].tolist())) for j in range(n)] for i in range(len(prompts))]
+
+    @torch.inference_mode()
+    def nll(self, prompts, responses):
+        result = np.zeros(len(prompts))
+        lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
+        for batch in length_batches(lengths, self.max_batch_tokens, self.max_batch_rows):
+            values = response_nll(self.model, [prompts[i] for i in batch], [responses[i] for i in batch],
+                                  self.pad_id, self.device)
+            result[batch] = values.double().cpu().numpy()
+        return result
+
+    @torch.inference_mode()
+    def next_token_logprobs(self, prompts, token_ids):
+        result = np.zeros((len(prompts), len(token_ids)))
+        cand = torch.tensor(list(token_ids), device=self.device)
+        for batch in length_batches([len(p) for p in prompts], self.max_batch_tokens, self.max_batch_rows):
+            logits = self._prefill([prompts[i] for i in batch])[0]
+            result[batch] = torch.log_softmax(logits, -1)[:, cand].double().cpu().numpy()
+        return result

@@ -1,0 +1,202 @@
+"""The stage entry points the Snakemake rules call, one function per rule.
+
+Each takes file paths and plain values (the rule's slice of the config), reads and writes the
+tables of `svgap.tables`, and logs its progress. Nothing here imports Snakemake: the functions run
+from a test or a notebook as well. torch and transformers are imported only by the stages that run
+a model, so the table stages need neither.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from svgap import bon, metrics, tables, verify
+from svgap.chat import render
+from svgap.seeds import stable_seed
+from svgap.tasks import make_task
+
+log = logging.getLogger("svgap")
+SCORE_COLUMN = {"tf": "tf_score", "qe": "qe_score", "mc": "p_correct"}
+
+
+def make_data(kind: str, options: dict, n_train: int, n_test: int, seed: int, out_train, out_test) -> None:
+    task = make_task(kind, options)
+    splits = task.items(n_train, n_test, seed)
+    for split, out in (("train", out_train), ("test", out_test)):
+        items = splits[split]
+        ids = [it.prompt_id for it in items]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"task {kind}: duplicate prompt ids in the {split} split")
+        df = pl.DataFrame({"prompt_id": ids, "prompt": [it.question for it in items],
+                           "answer": [it.answer for it in items],
+                           "meta": [json.dumps(it.meta, sort_keys=True) for it in items]},
+                          schema={"prompt_id": pl.String, "prompt": pl.String, "answer": pl.String, "meta": pl.String})
+        tables.write(df, out)
+        log.info("%s: %d %s prompts -> %s", kind, df.height, split, out)
+
+
+def base_model(name: str, spec: dict, out_json, weights_dir) -> None:
+    from svgap import models
+
+    desc = models.resolve_model(name, spec, Path(weights_dir))
+    Path(out_json).write_text(json.dumps(desc, indent=2) + "\n")
+    log.info("model %s: %s", name, desc)
+
+
+def load_backend(model_json, adapter, inference: dict, threads: int):
+    """The tokenizer and an HFBackend on the model of an epoch (base + merged adapter)."""
+    import torch
+
+    from svgap import models
+    from svgap.hf_backend import HFBackend
+
+    torch.set_num_threads(threads)
+    desc = models.read_descriptor(model_json)
+    device = models.pick_device(inference["device"])
+    dtype = models.pick_dtype(inference["dtype"], device)
+    tokenizer = models.load_tokenizer(desc)
+    model = models.load_model(desc, dtype, device, Path(adapter) if adapter else None)
+    log.info("loaded %s%s on %s as %s", desc["location"], f" + {adapter}" if adapter else "", device, dtype)
+    backend = HFBackend(model, tokenizer, inference["max_batch_tokens"], inference["max_batch_rows"])
+    return desc, tokenizer, backend
+
+
+def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int, max_new_tokens: int,
+             temperature: float, seed: int, split: str, t: int, inference: dict, threads: int = 1) -> None:
+    desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
+    data = tables.read(data_path, "data")
+    the_task = make_task(task["kind"], task.get("options"))
+    prompts = [render(tokenizer, the_task.solver_messages(q), desc["chat_template"]) for q in data["prompt"]]
+    seeds = [stable_seed(seed, "generate", split, t, pid) for pid in data["prompt_id"]]
+    start = time.perf_counter()
+    done = backend.sample(prompts, n_samples, max_new_tokens, temperature, seeds)
+    elapsed = time.perf_counter() - start
+    rows = []
+    for pid, prompt, completions in zip(data["prompt_id"], prompts, done, strict=True):
+        for j, c in enumerate(completions):
+            rows.append({"prompt_id": pid, "sample": j, "prompt_token_ids": prompt, "token_ids": list(c.token_ids),
+                         "text": tokenizer.decode(c.token_ids, skip_special_tokens=True),
+                         "length": len(c.token_ids), "nll": c.nll, "finished": c.finished})
+    df = pl.DataFrame(rows, schema={"prompt_id": pl.String, "sample": pl.Int64, "prompt_token_ids": pl.List(pl.Int64),
+                                    "token_ids": pl.List(pl.Int64), "text": pl.String, "length": pl.Int64,
+                                    "nll": pl.Float64, "finished": pl.Boolean})
+    n_tokens = int(df["length"].sum())
+    log.info("generated %d samples, %d tokens in %.1f s (%.1f tokens/s)", df.height, n_tokens, elapsed,
+             n_tokens / elapsed if elapsed else float("nan"))
+    tables.write(df, out)
+
+
+def verify_samples(model_json, adapter, data_path, generations_path, out, *, task: dict, verifier: dict,
+                   seed: int, split: str, t: int, inference: dict, threads: int = 1) -> None:
+    desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
+    spec = verify.VerifierSpec.from_config(verifier)
+    the_task = make_task(task["kind"], task.get("options"))
+    shots = the_task.verifier_shots
+    gens = tables.read(generations_path, "generations").join(
+        tables.read(data_path, "data").select("prompt_id", "prompt"), on="prompt_id", how="left")
+    if gens["prompt"].null_count():
+        raise ValueError(f"{generations_path}: prompt ids not in {data_path}")
+    pairs = list(zip(gens["prompt"], gens["text"], strict=True))
+    chat = desc["chat_template"]
+    tf_prompts = [render(tokenizer, verify.tf_messages(spec, shots, q, r), chat) for q, r in pairs]
+    qe_prompts = [render(tokenizer, verify.qe_messages(spec, shots, q, r), chat) for q, r in pairs]
+    keys = list(zip(gens["prompt_id"], gens["sample"], strict=True))
+    yes, no = verify.verdict_tokens(tokenizer, spec)
+    replies, first = {}, None
+    for method, prompts in (("tf", tf_prompts), ("qe", qe_prompts)):
+        start = time.perf_counter()
+        seeds = [stable_seed(seed, f"verify-{method}", split, t, pid, j) for pid, j in keys]
+        done = backend.sample(prompts, 1, verifier["max_new_tokens"], verifier["temperature"], seeds,
+                              first_token_ids=yes + no if method == "tf" else ())
+        replies[method] = [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done]
+        if method == "tf":  # P(correct): the next-token distribution after the TF prompt, from its prefill
+            first = np.array([c[0].first_logprobs for c in done]).reshape(len(done), len(yes + no))
+        log.info("%s: %d replies in %.1f s", method.upper(), len(prompts), time.perf_counter() - start)
+    probs = np.exp(first)
+    p_yes, p_no = probs[:, :len(yes)].sum(-1), probs[:, len(yes):].sum(-1)
+    p_correct = p_yes / (p_yes + p_no)
+    tf = [verify.parse_tf(spec, r) for r in replies["tf"]]
+    qe = [verify.parse_qe(spec, r) for r in replies["qe"]]
+    df = pl.DataFrame({
+        "prompt_id": gens["prompt_id"], "sample": gens["sample"],
+        "tf_reply": replies["tf"], "tf_score": [s if s is not None else 0.0 for s in tf],
+        "tf_parsed": [s is not None for s in tf],
+        "qe_reply": replies["qe"], "qe_score": [s if s is not None else 0.0 for s in qe],
+        "qe_parsed": [s is not None for s in qe],
+        "p_correct": p_correct,
+    })
+    log.info("unparsed verifier replies (scored 0): TF %d, QE %d of %d",
+             (~df["tf_parsed"]).sum(), (~df["qe_parsed"]).sum(), df.height)
+    tables.write(df, out)
+
+
+def grade(data_path, generations_path, out, *, task: dict) -> None:
+    the_task = make_task(task["kind"], task.get("options"))
+    gens = tables.read(generations_path, "generations").join(
+        tables.read(data_path, "data").select("prompt_id", "answer"), on="prompt_id", how="left")
+    preds = [the_task.extract(text) for text in gens["text"]]
+    correct = [the_task.is_correct(p, gold) for p, gold in zip(preds, gens["answer"], strict=True)]
+    df = pl.DataFrame({"prompt_id": gens["prompt_id"], "sample": gens["sample"], "pred": preds, "correct": correct},
+                      schema={"prompt_id": pl.String, "sample": pl.Int64, "pred": pl.String, "correct": pl.Boolean})
+    log.info("graded %d samples: %.3f correct, %d without an answer", df.height, df["correct"].mean(),
+             df["pred"].null_count())
+    tables.write(df, out)
+
+
+def _samples(generations_path, verify_path, grades_path) -> pl.DataFrame:
+    """Generations, verifier scores and grades side by side, one row per (prompt, sample)."""
+    keys = ["prompt_id", "sample"]
+    gens = tables.read(generations_path, "generations")
+    joined = (gens.join(tables.read(verify_path, "verify"), on=keys, how="left")
+              .join(tables.read(grades_path, "grades"), on=keys, how="left"))
+    for column, path in (("tf_score", verify_path), ("correct", grades_path)):
+        if joined[column].null_count():
+            raise ValueError(f"{path}: {joined[column].null_count()} samples of {generations_path} are missing")
+    return joined
+
+
+def select(generations_path, verify_path, grades_path, out, *, method: str, sigma: float, empty_policy: str) -> None:
+    samples = _samples(generations_path, verify_path, grades_path).with_columns(score=pl.col(SCORE_COLUMN[method]))
+    picks = bon.best_of_n(samples.select("prompt_id", "sample", "nll", "length", "score"), sigma, empty_policy)
+    picks = picks.join(samples.select("prompt_id", "sample", "score", "nll", "length", "correct",
+                                      "prompt_token_ids", "token_ids"), on=["prompt_id", "sample"], how="left")
+    log.info("method %s, sigma %s: %d prompts, %d with no candidate (%s), %d picks", method, sigma, picks.height,
+             (picks["n_candidates"] == 0).sum(), empty_policy, picks["sample"].drop_nulls().len())
+    tables.write(picks, out)
+
+
+def compute_metrics(generations_path, verify_path, grades_path, picks_path, out, *, method: str, sigma: float,
+                    split: str, t: int) -> None:
+    samples = _samples(generations_path, verify_path, grades_path)
+    row = metrics.compute(samples, tables.read(picks_path, "picks"), SCORE_COLUMN[method], sigma)
+    df = pl.DataFrame([{"split": split, "t": t, **row}])
+    log.info("%s t=%d: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f", split, t, row["U_s"], row["U_v"],
+             row["G"], row["acc_s"], row["acc_v"])
+    tables.write(df.select(list(tables.COLUMNS["metrics"])), out)
+
+
+def finetune(model_json, previous_adapter, picks_path, out_dir, *, spec: dict, seed: int, t: int, inference: dict,
+             threads: int = 1) -> None:
+    import torch
+
+    from svgap import models
+    from svgap.finetune import FinetuneSpec, train
+
+    torch.set_num_threads(threads)
+    desc = models.read_descriptor(model_json)
+    device = models.pick_device(inference["device"])
+    dtype = models.pick_dtype(inference["dtype"], device)
+    tokenizer = models.load_tokenizer(desc)
+    base = models.load_model(desc, dtype, device)
+    picks = tables.read(picks_path, "picks").drop_nulls("sample")
+    log.info("finetuning epoch %d -> %d on %d picks", t, t + 1, picks.height)
+    history = train(base, picks, FinetuneSpec.from_config(spec), Path(previous_adapter) if previous_adapter else None,
+                    Path(out_dir), stable_seed(seed, "finetune", t), tokenizer.pad_token_id)
+    log.info("done: %d optimiser steps, mean loss %.4f", history.height,
+             history["loss"].mean() if history.height else float("nan"))

@@ -1,0 +1,16 @@
+"""Tasks by kind. A task kind names a `Task` subclass; the config's `tasks.<name>.kind` picks one."""
+
+from svgap.tasks.arithmetic import Arithmetic
+from svgap.tasks.base import Item, Task, VerifierShot
+from svgap.tasks.logic import Logic
+
+KINDS: dict[str, type[Task]] = {"arithmetic": Arithmetic, "logic": Logic}
+
+
+def make_task(kind: str, options: dict | None = None) -> Task:
+    if kind not in KINDS:
+        raise ValueError(f"unknown task kind {kind!r}; known: {sorted(KINDS)}")
+    return KINDS[kind](options)
+
+
+__all__ = ["KINDS", "Item", "Task", "VerifierShot", "make_task"]

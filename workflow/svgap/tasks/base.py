@@ -1,0 +1,71 @@
+"""The task interface: what a task gives the loop.
+
+A task makes (or loads) its prompts with gold answers, says how the solver is asked (a question
+template and few-shot turns), extracts the answer from a response and grades it, and brings worked
+examples for the verifier (a question, a response and its quality in [0, 1]), from which the TF and
+QE verifier prompts are built.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Item:
+    """One prompt of a split: its id, the question shown to the model, the gold answer, extras."""
+
+    prompt_id: str
+    question: str
+    answer: str
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VerifierShot:
+    """A worked verification example: `quality` 1 is fully correct, 0 fully wrong."""
+
+    question: str
+    response: str
+    quality: float
+
+
+class Task(ABC):
+    """A task; subclasses set the class attributes and implement `items` and `extract`."""
+
+    #: few-shot solver turns: (question, answer written the way the model should answer)
+    solver_shots: tuple[tuple[str, str], ...] = ()
+    #: worked verification examples shown before the response to judge
+    verifier_shots: tuple[VerifierShot, ...] = ()
+    #: the solver prompt: `{question}` is replaced by the item's question
+    solver_template: str = "{question}"
+
+    def __init__(self, options: dict | None = None):
+        self.options = dict(options or {})
+
+    @abstractmethod
+    def items(self, n_train: int, n_test: int, seed: int) -> dict[str, list[Item]]:
+        """Disjoint train and test items."""
+
+    @abstractmethod
+    def extract(self, response: str) -> str | None:
+        """The answer stated in a response, or None when it states none."""
+
+    def is_correct(self, pred: str | None, gold: str) -> bool:
+        return pred is not None and pred == gold
+
+    def solver_messages(self, question: str) -> list[dict[str, str]]:
+        messages = []
+        for q, a in self.solver_shots:
+            messages += [{"role": "user", "content": self.solver_template.format(question=q)},
+                         {"role": "assistant", "content": a}]
+        messages.append({"role": "user", "content": self.solver_template.format(question=question)})
+        return messages
+
+
+def answer_after(phrase: str, value: str, text: str) -> str | None:
+    """The first `value` match right after `phrase` (case-insensitive), e.g. 'The answer is 7'."""
+    m = re.search(re.escape(phrase) + r"\s*[:=]?\s*(" + value + ")", text, flags=re.IGNORECASE)
+    return m.group(1) if m else None
