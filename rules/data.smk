@@ -12,6 +12,6 @@ rule data:
     log:
         "results/logs/data/{task}.log",
     conda:
-        "../envs/svgap.yaml"
+        "../envs/tables.yaml"
     script:
         STAGE_SCRIPT

@@ -26,7 +26,7 @@ rule generate:
     benchmark:
         "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/{split}/generate.tsv"
     conda:
-        "../envs/svgap.yaml"
+        "../envs/model.yaml"
     script:
         STAGE_SCRIPT
 
@@ -57,7 +57,7 @@ rule verify:
     benchmark:
         "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/{split}/verify.tsv"
     conda:
-        "../envs/svgap.yaml"
+        "../envs/model.yaml"
     script:
         STAGE_SCRIPT
 
@@ -74,7 +74,7 @@ rule grade:
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/grade.log",
     conda:
-        "../envs/svgap.yaml"
+        "../envs/tables.yaml"
     script:
         STAGE_SCRIPT
 
@@ -94,7 +94,7 @@ rule select:
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/select.log",
     conda:
-        "../envs/svgap.yaml"
+        "../envs/tables.yaml"
     script:
         STAGE_SCRIPT
 
@@ -116,7 +116,7 @@ rule metrics:
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/metrics.log",
     conda:
-        "../envs/svgap.yaml"
+        "../envs/tables.yaml"
     script:
         STAGE_SCRIPT
 
@@ -140,6 +140,6 @@ rule finetune:
     benchmark:
         "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/finetune.tsv"
     conda:
-        "../envs/svgap.yaml"
+        "../envs/model.yaml"
     script:
         STAGE_SCRIPT

@@ -11,6 +11,6 @@ rule base_model:
     benchmark:
         "results/benchmarks/models/{model}.tsv"
     conda:
-        "../envs/svgap.yaml"
+        "../envs/model.yaml"
     script:
         STAGE_SCRIPT

@@ -9,7 +9,7 @@ rule trajectory:
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/trajectory.log",
     conda:
-        "../envs/svgap.yaml"
+        "../envs/tables.yaml"
     script:
         STAGE_SCRIPT
 
@@ -27,6 +27,6 @@ rule plot_trajectory:
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/plot_trajectory.log",
     conda:
-        "../envs/svgap.yaml"
+        "../envs/tables.yaml"
     script:
         STAGE_SCRIPT

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from svgap import models
 from svgap.hf_backend import HFBackend
 

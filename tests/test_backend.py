@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from svgap.backend import length_batches, sequence_seed
 from svgap.chat import render
 from svgap.hf_backend import common_prefix_length, draw

@@ -2,6 +2,7 @@
 
 import polars as pl
 import pytest
+
 from svgap.bon import best_of_n
 
 

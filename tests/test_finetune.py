@@ -4,6 +4,7 @@ import polars as pl
 import pytest
 import torch
 from safetensors.torch import load_file
+
 from svgap import models
 from svgap.chat import render
 from svgap.finetune import FinetuneSpec, train

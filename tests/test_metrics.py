@@ -4,6 +4,7 @@ import math
 
 import polars as pl
 import pytest
+
 from svgap.bon import best_of_n
 from svgap.metrics import METRIC_COLUMNS, auroc, compute
 
@@ -45,6 +46,8 @@ def test_skip_policy_pairs_u_s_and_u_v_on_the_same_prompts():
     assert m["U_s_all"] == pytest.approx((6 + 3 + 4) / 3)
     assert m["acc_s_all"] == pytest.approx(1 / 3)
     assert m["len_v"] == pytest.approx(3.0)
+    assert m["U_s_N"] == pytest.approx(((6 + 2) / 2 + (3 + 5) / 2 + (4 + 1) / 2) / 3)
+    assert m["U_s_N_tok"] == pytest.approx(((2 + 1) / 2 + (1 + 1) / 2 + (1 + 1) / 2) / 3)
 
 
 def test_all_policy_keeps_every_prompt():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from svgap import tables
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,7 @@
 """Generated tasks: their splits and their answer extraction."""
 
 import pytest
+
 from svgap.tasks import make_task
 
 

@@ -1,6 +1,7 @@
 """Parsing verifier replies (TF and QE) and building verifier prompts."""
 
 import pytest
+
 from svgap import verify
 from svgap.tasks import VerifierShot
 

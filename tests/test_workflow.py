@@ -161,3 +161,15 @@ def test_bad_config_stops_before_any_job_and_names_the_key(tmp_path, overlay, me
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
     assert not (workdir / "results").exists()
+
+
+def test_every_combination_of_the_runs_is_a_run(tmp_path):
+    workdir = clone(tmp_path / "grid")
+    overlay = {"tasks": {"rules": {"kind": "logic", "n_train": 4, "n_test": 4}},
+               "runs": {"tasks": ["add", "rules"], "methods": ["tf", "qe"], "seeds": [0, 1]}}
+    outputs = planned(workdir, overlay)
+    trajectories = sorted(o for o in outputs if o.endswith("trajectory.parquet"))
+    assert trajectories == sorted(f"results/smollm2-135m/{task}/{method}/seed{seed}/trajectory.parquet"
+                                  for task in ("add", "rules") for method in ("tf", "qe") for seed in (0, 1))
+    assert len(names(outputs, "results/models/smollm2-135m/model.json")) == 1  # one base model for all runs
+    assert len(names(outputs, "results/data/")) == 4  # two tasks x two splits, shared by their runs

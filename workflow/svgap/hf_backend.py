@@ -10,12 +10,16 @@ N continuations.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from svgap.backend import Completion, length_batches, sequence_seed
+
+log = logging.getLogger(__name__)
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device):
@@ -126,11 +130,16 @@ class HFBackend:
         out: list[list[Completion]] = [[] for _ in prompts]
         budget = [len(p) + max_new_tokens for p in prompts]
         rows = max(1, self.max_batch_rows // n)
-        for batch in length_batches(budget, max(1, self.max_batch_tokens // n), rows):
+        batches = length_batches(budget, max(1, self.max_batch_tokens // n), rows)
+        start = time.perf_counter()
+        for b, batch in enumerate(batches):
             done = self._sample_batch([prompts[i] for i in batch], n, max_new_tokens, temperature,
                                       [seeds[i] for i in batch], list(first_token_ids))
             for k, i in enumerate(batch):
                 out[i] = done[k]
+            tokens = sum(len(c.token_ids) for row in done for c in row)
+            log.info("batch %d/%d: %d prompts x %d samples, %d tokens; %.1f s so far", b + 1, len(batches),
+                     len(batch), n, tokens, time.perf_counter() - start)
         return out
 
     def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids):

@@ -11,7 +11,8 @@ also reported over every prompt (`*_all`).
 
 NLL is the sequence total, as in the paper; `_tok` columns divide each response's NLL by its length
 first (the normalisation of Eq. 4), then average over prompts. Readers of the paper found the total
-confounded with response length, so both are kept.
+confounded with response length, so both are kept. One sample per prompt makes U_s noisy; SVG §3.1
+notes that using all N samples is an equivalent alternative, reported as `U_s_N`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ METRIC_COLUMNS = {
     "U_s_tok_all": "U_s_tok over every prompt",
     "acc_s_all": "acc_s over every prompt",
     "len_s_all": "len_s over every prompt",
+    "U_s_N": "mean over prompts of the mean total NLL of all N samples (a lower-variance U_s)",
+    "U_s_N_tok": "the same per token",
     "pass_at_n": "prompts with at least one correct sample among N",
     "acc_samples": "accuracy over all N x n samples",
     "eos_rate": "samples that ended on EOS rather than at the length cap",
@@ -97,6 +100,8 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
         "U_s_tok_all": _mean(solver["nll_tok"]),
         "acc_s_all": _mean(solver["correct"]),
         "len_s_all": _mean(solver["length"]),
+        "U_s_N": _mean(samples.group_by("prompt_id").agg(pl.col("nll").mean())["nll"]),
+        "U_s_N_tok": _mean(samples.group_by("prompt_id").agg(pl.col("nll_tok").mean())["nll_tok"]),
         "pass_at_n": _mean(samples.group_by("prompt_id").agg(pl.col("correct").any())["correct"]),
         "acc_samples": _mean(correct),
         "eos_rate": _mean(samples["finished"]),

@@ -50,12 +50,14 @@ def base_model(name: str, spec: dict, out_json, weights_dir) -> None:
 
 
 def load_backend(model_json, adapter, inference: dict, threads: int):
-    """The tokenizer and an HFBackend on the model of an epoch (base + merged adapter)."""
+    """The tokenizer and a backend on the model of an epoch (base + merged adapter)."""
     import torch
 
     from svgap import models
     from svgap.hf_backend import HFBackend
 
+    if inference.get("backend", "transformers") != "transformers":
+        raise ValueError(f"inference.backend: {inference['backend']!r} is not available")
     torch.set_num_threads(threads)
     desc = models.read_descriptor(model_json)
     device = models.pick_device(inference["device"])

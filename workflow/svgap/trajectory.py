@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from svgap import tables  # noqa: E402
 
@@ -40,6 +41,7 @@ def plot(trajectory: pl.DataFrame, out_png: str | Path, out_pdf: str | Path, *, 
         long = trajectory.unpivot(index=["split", "t"], on=columns, variable_name="quantity", value_name="value")
         sns.lineplot(long.to_pandas(), x="t", y="value", hue="quantity", style="split", markers=True, ax=ax)
         ax.set(title=label, xlabel="epoch t", ylabel=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize="small")
     fig.suptitle(title)
     fig.savefig(out_png, dpi=dpi)

@@ -43,7 +43,18 @@ class Task(ABC):
     solver_template: str = "{question}"
 
     def __init__(self, options: dict | None = None):
+        """`options` may override the prompts: solver_template, solver_shots [[question, answer], ...],
+        verifier_shots [[question, response, quality], ...]; the rest is kind-specific."""
         self.options = dict(options or {})
+        if "solver_template" in self.options:
+            if "{question}" not in self.options["solver_template"]:
+                raise ValueError("task option solver_template must contain {question}")
+            self.solver_template = self.options["solver_template"]
+        if "solver_shots" in self.options:
+            self.solver_shots = tuple((str(q), str(a)) for q, a in self.options["solver_shots"])
+        if "verifier_shots" in self.options:
+            self.verifier_shots = tuple(VerifierShot(str(q), str(r), float(s))
+                                        for q, r, s in self.options["verifier_shots"])
 
     @abstractmethod
     def items(self, n_train: int, n_test: int, seed: int) -> dict[str, list[Item]]:

@@ -1,0 +1,43 @@
+"""Where model weights come from: embedded, local folder, hub id; dtype choice."""
+
+import json
+
+import pytest
+import torch
+
+from svgap import models
+
+
+def test_local_model_resolves_to_its_folder(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    desc = models.resolve_model("mine", {"source": "local", "path": str(folder)}, tmp_path / "weights")
+    assert desc["location"] == str(folder.resolve()) and desc["source"] == "local" and desc["chat_template"]
+
+
+def test_local_model_without_config_names_the_key(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"models.mine.path: .* holds no config.json"):
+        models.resolve_model("mine", {"source": "local", "path": str(tmp_path)}, tmp_path / "weights")
+
+
+def test_hub_model_is_named_by_id(tmp_path):
+    desc = models.resolve_model("phi", {"source": "hub", "id": "microsoft/Phi-4-mini-instruct", "revision": "main",
+                                        "chat_template": True}, tmp_path / "weights")
+    assert desc["location"] == "microsoft/Phi-4-mini-instruct" and desc["revision"] == "main"
+
+
+def test_embedded_gguf_is_found_without_importing_the_package():
+    import sys
+
+    path = models.embedded_gguf_path()
+    assert path.name == models.EMBEDDED_GGUF and path.stat().st_size > 50_000_000
+    assert models.EMBEDDED_PACKAGE not in sys.modules
+
+
+def test_dtype_choice():
+    cpu = torch.device("cpu")
+    assert models.pick_dtype("float32", cpu) == torch.float32
+    assert models.pick_dtype("bfloat16", cpu) == torch.bfloat16
+    expected = torch.bfloat16 if models.cpu_supports_bf16() else torch.float32
+    assert models.pick_dtype("auto", cpu) == expected
