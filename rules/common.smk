@@ -16,6 +16,14 @@ def check_config():
                     f"config runs.{section}: {name!r} is not defined under {section} "
                     f"(defined: {sorted(config[section])})"
                 )
+    for key in ("tf_template", "qe_template"):
+        try:
+            config["verifier"][key].format(question="", response="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"config verifier.{key}: only {{question}} and {{response}} may be filled in "
+                f"(write literal braces as {{{{ }}}}): {exc!r}"
+            ) from exc
 
 
 check_config()

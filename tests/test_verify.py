@@ -35,6 +35,15 @@ def test_parse_qe(reply, score):
     assert got == pytest.approx(score) if score is not None else got is None
 
 
+def test_a_template_with_unknown_fields_names_the_key():
+    cfg = {"tf_template": "{question} {response} {score}", "qe_template": "{question}{response}",
+           "correct_words": ["True"], "incorrect_words": ["False"], "qe_scale": 10}
+    with pytest.raises(ValueError, match="verifier.tf_template"):
+        verify.VerifierSpec.from_config(cfg)
+    cfg["tf_template"] = "{question} {response} {{json}}"
+    assert verify.VerifierSpec.from_config(cfg).tf_template.format(question="q", response="r") == "q r {json}"
+
+
 def test_prompts_show_worked_examples_with_their_verdicts():
     shots = (VerifierShot("1+1?", "2", 1.0), VerifierShot("1+2?", "4", 0.0))
     tf = verify.tf_messages(SPEC, shots, "2+2?", "4")

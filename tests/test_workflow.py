@@ -153,6 +153,7 @@ def test_reruns_follow_the_config_values_each_rule_uses(first_run):
     ({"loop": {"n_samples": 0}}, "n_samples"),
     ({"runs": {"models": ["nope"]}}, "runs.models: 'nope' is not defined under models"),
     ({"verifier": {"empty_policy": "drop"}}, "empty_policy"),
+    ({"verifier": {"tf_template": "{question} {response} {grade}"}}, "verifier.tf_template"),
 ])
 def test_bad_config_stops_before_any_job_and_names_the_key(tmp_path, overlay, message):
     workdir = clone(tmp_path / "bad")

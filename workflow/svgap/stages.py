@@ -49,24 +49,30 @@ def base_model(name: str, spec: dict, out_json, weights_dir) -> None:
     log.info("model %s: %s", name, desc)
 
 
-def load_backend(model_json, adapter, inference: dict, threads: int):
-    """The tokenizer and a backend on the model of an epoch (base + merged adapter)."""
+def load_model(model_json, adapter, inference: dict, threads: int, merge: bool = True):
+    """The descriptor, tokenizer and model of an epoch: the base model plus the epoch's adapter."""
     import torch
 
     from svgap import models
-    from svgap.hf_backend import HFBackend
 
-    if inference.get("backend", "transformers") != "transformers":
-        raise ValueError(f"inference.backend: {inference['backend']!r} is not available")
     torch.set_num_threads(threads)
     desc = models.read_descriptor(model_json)
     device = models.pick_device(inference["device"])
     dtype = models.pick_dtype(inference["dtype"], device)
     tokenizer = models.load_tokenizer(desc)
-    model = models.load_model(desc, dtype, device, Path(adapter) if adapter else None)
+    model = models.load_model(desc, dtype, device, Path(adapter) if adapter else None, merge=merge)
     log.info("loaded %s%s on %s as %s", desc["location"], f" + {adapter}" if adapter else "", device, dtype)
-    backend = HFBackend(model, tokenizer, inference["max_batch_tokens"], inference["max_batch_rows"])
-    return desc, tokenizer, backend
+    return desc, tokenizer, model
+
+
+def load_backend(model_json, adapter, inference: dict, threads: int):
+    """The descriptor, tokenizer and a backend on the model of an epoch (adapter merged)."""
+    from svgap.hf_backend import HFBackend
+
+    if inference.get("backend", "transformers") != "transformers":
+        raise ValueError(f"inference.backend: {inference['backend']!r} is not available")
+    desc, tokenizer, model = load_model(model_json, adapter, inference, threads)
+    return desc, tokenizer, HFBackend(model, tokenizer, inference["max_batch_tokens"], inference["max_batch_rows"])
 
 
 def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int, max_new_tokens: int,
@@ -185,17 +191,9 @@ def compute_metrics(generations_path, verify_path, grades_path, picks_path, out,
 
 def finetune(model_json, previous_adapter, picks_path, out_dir, *, spec: dict, seed: int, t: int, inference: dict,
              threads: int = 1) -> None:
-    import torch
-
-    from svgap import models
     from svgap.finetune import FinetuneSpec, train
 
-    torch.set_num_threads(threads)
-    desc = models.read_descriptor(model_json)
-    device = models.pick_device(inference["device"])
-    dtype = models.pick_dtype(inference["dtype"], device)
-    tokenizer = models.load_tokenizer(desc)
-    base = models.load_model(desc, dtype, device)
+    _, tokenizer, base = load_model(model_json, None, inference, threads)
     picks = tables.read(picks_path, "picks").drop_nulls("sample")
     log.info("finetuning epoch %d -> %d on %d picks", t, t + 1, picks.height)
     history = train(base, picks, FinetuneSpec.from_config(spec), Path(previous_adapter) if previous_adapter else None,

@@ -39,6 +39,12 @@ class VerifierSpec:
 
     @classmethod
     def from_config(cls, cfg: dict) -> VerifierSpec:
+        for key in ("tf_template", "qe_template"):
+            try:
+                cfg[key].format(question="", response="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"verifier.{key}: only {{question}} and {{response}} may be filled in "
+                                 f"(write literal braces as {{{{ }}}}): {exc!r}") from exc
         return cls(cfg["tf_template"], cfg["qe_template"], tuple(cfg["correct_words"]),
                    tuple(cfg["incorrect_words"]), int(cfg["qe_scale"]))
 
