@@ -37,7 +37,7 @@ def best_of_n(samples: pl.DataFrame, sigma: float, empty_policy: str) -> pl.Data
     picks = (eligible.sort(["prompt_id", "nll_per_token", "sample"])
              .group_by("prompt_id", maintain_order=True).first()
              .select("prompt_id", "sample", "n_candidates", fallback.alias("fallback")))
-    prompts = scored.select("prompt_id", "n_candidates").unique("prompt_id")
+    prompts = scored.select("prompt_id", "n_candidates").unique("prompt_id", maintain_order=True)
     return (prompts.join(picks.drop("n_candidates"), on="prompt_id", how="left")
             .with_columns(pl.col("fallback").fill_null(False),
                           pl.col("n_candidates").cast(pl.Int64))

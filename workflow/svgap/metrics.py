@@ -78,7 +78,11 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
     picks:   the Best-of-N table (prompt_id, sample, n_candidates).
     score:   the column the run selects with (tf_score, qe_score or p_correct).
     """
-    samples = samples.with_columns(nll_tok=pl.col("nll") / pl.col("length"))
+    # One canonical row order, so that every float sum below adds in the same order whatever order
+    # the stages wrote rows in (polars group_by alone returns groups in a thread-dependent order).
+    samples = samples.sort("prompt_id", "sample").with_columns(nll_tok=pl.col("nll") / pl.col("length"))
+    per_prompt = samples.group_by("prompt_id", maintain_order=True).agg(
+        pl.col("nll").mean(), pl.col("nll_tok").mean(), pl.col("correct").any())
     solver = samples.filter(pl.col("sample") == 0).sort("prompt_id")
     chosen = picks.drop_nulls("sample").join(samples, on=["prompt_id", "sample"], how="inner").sort("prompt_id")
     paired = solver.filter(pl.col("prompt_id").is_in(chosen["prompt_id"].implode()))
@@ -100,9 +104,9 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
         "U_s_tok_all": _mean(solver["nll_tok"]),
         "acc_s_all": _mean(solver["correct"]),
         "len_s_all": _mean(solver["length"]),
-        "U_s_N": _mean(samples.group_by("prompt_id").agg(pl.col("nll").mean())["nll"]),
-        "U_s_N_tok": _mean(samples.group_by("prompt_id").agg(pl.col("nll_tok").mean())["nll_tok"]),
-        "pass_at_n": _mean(samples.group_by("prompt_id").agg(pl.col("correct").any())["correct"]),
+        "U_s_N": _mean(per_prompt["nll"]),
+        "U_s_N_tok": _mean(per_prompt["nll_tok"]),
+        "pass_at_n": _mean(per_prompt["correct"]),
         "acc_samples": _mean(correct),
         "eos_rate": _mean(samples["finished"]),
         "n_empty_response": int((samples["text"].str.strip_chars() == "").sum()),
