@@ -19,6 +19,8 @@ wildcard_constraints:
     seed=r"\d+",
     split="train|test",
     t=r"\d+",
+    run=r"[^/]+/[^/]+/(tf|qe|mc)/seed\d+|simulated/[^/]+",
+    name="[^/]+",
 
 
 include: "rules/common.smk"
@@ -26,15 +28,19 @@ include: "rules/data.smk"
 include: "rules/model.smk"
 include: "rules/loop.smk"
 include: "rules/trajectory.smk"
+include: "rules/analysis.smk"
 
 
 rule all:
     input:
         get_final_outputs(),
+        get_analysis_outputs(),
     default_target: True
 
 
 onsuccess:
-    print("svgap: finished. Per run (trajectory.parquet, trajectory.png/.pdf):")
-    for path in run_dirs():
+    print("svgap: finished. Per run (trajectory.parquet, trajectory.png/.pdf, analysis/):")
+    for path, _ in analysed_runs():
         print(f"  {path}")
+    if analysed_runs():
+        print("  across runs: results/analysis/ (table2, table4, parameters, comparison, early: .md/.tex)")

@@ -105,3 +105,47 @@ def run_values(w):
         "lr": config["finetune"]["lr"],
         "epochs": T,
     }
+
+
+# ---- the analysis (rules/analysis.smk) ----
+ANALYSIS = config["analysis"]
+
+
+def simulated_dirs():
+    return [f"results/simulated/{name}" for name in config["simulate"]]
+
+
+def analysed_runs():
+    """Every trajectory the analysis covers: (folder, labels) for runs, then simulated trajectories."""
+    out = [(run_dir(**r), {**r, "seed": int(r["seed"])}) for r in runs()]
+    for name, sim in config["simulate"].items():
+        out.append((f"results/simulated/{name}",
+                    dict(model="simulated", task=name, method="sim", seed=int(sim.get("seed", 0)))))
+    return out
+
+
+RUN_FIGURES = ("fits", "dgdt", "prediction", "comparison")
+ACROSS_RUNS = ("table2", "table4", "parameters", "comparison", "early")
+
+
+def get_analysis_outputs():
+    per_run = [
+        f"{d}/analysis/{name}"
+        for d, _ in analysed_runs()
+        for name in ["cross.parquet"] + [f"{fig}.{ext}" for fig in RUN_FIGURES for ext in ("png", "pdf")]
+    ]
+    across = [f"results/analysis/{name}.{ext}" for name in ACROSS_RUNS for ext in ("md", "tex")]
+    across += ["results/analysis/dgdt.png"]
+    return per_run + (across if analysed_runs() else [])
+
+
+def get_all_of(name):
+    """The same per-run analysis file of every analysed trajectory, in analysed_runs() order."""
+    return lambda w: [f"{d}/analysis/{name}" for d, _ in analysed_runs()]
+
+
+def simulation_params(w):
+    sim = dict(config["simulate"][w.name])
+    dynamics = {k: sim.pop(k) for k in ("U_s0", "U_v0", "alpha", "beta", "k", "b")}
+    defaults = dict(epochs=10, step=0.5, noise=0.01, seed=0, discrete=False)  # as in config/schema.yaml
+    return dict(name=w.name, dynamics=dynamics, **{**defaults, **sim})

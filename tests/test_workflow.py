@@ -5,51 +5,21 @@ the embedded model through the base_model rule; later copies reuse its converted
 """
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 import yaml
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
+from helpers import ROOT, SNAKEMAKE, clone, names, planned, snakemake, tables_of
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 RUN = "results/smollm2-135m/add/tf/seed0"
 CI = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
 T = CI["loop"]["epochs"]
-
-
-def clone(dest: Path, models_from: Path | None = None) -> Path:
-    """A copy of the workflow's files; optionally with the converted model of an earlier run."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "config", "workflow", "envs", "docs", "profiles"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dest / name)
-    if models_from is not None:
-        shutil.copytree(models_from / "results" / "models", dest / "results" / "models")
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run([SNAKEMAKE, "--configfile", "config/ci.yaml", *args], cwd=workdir, text=True,
-                          capture_output=True, timeout=timeout)
-
-
-def tables_of(workdir: Path) -> dict[str, pl.DataFrame]:
-    root = workdir / "results"
-    return {str(p.relative_to(root)): pl.read_parquet(p) for p in sorted(root.rglob("*.parquet"))}
 
 
 @pytest.fixture(scope="module")
@@ -109,26 +79,6 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(first_run, tmp
     assert not list((workdir / "results").rglob("*.partial"))
 
 
-def planned(workdir: Path, overlay: dict | None = None) -> set[str]:
-    """Outputs a dry run would (re)make, through the Snakemake API, with an optional config overlay."""
-    configfiles = [workdir / "config" / "ci.yaml"]
-    if overlay:
-        path = workdir / "config" / "overlay.yaml"
-        path.write_text(yaml.safe_dump(overlay))
-        configfiles.append(path)
-    outputs: list[str] = []
-    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
-                                config_settings=ConfigSettings(configfiles=configfiles),
-                                snakefile=workdir / "Snakefile", workdir=workdir)
-        workflow.dag().execute_workflow(executor="dryrun", updated_files=outputs)
-    return {str(o) for o in outputs}
-
-
-def names(outputs: set[str], *parts: str) -> set[str]:
-    return {o for o in outputs if all(p in o for p in parts)}
-
-
 def test_reruns_follow_the_config_values_each_rule_uses(first_run):
     assert planned(first_run) == set()
 
@@ -143,7 +93,12 @@ def test_reruns_follow_the_config_values_each_rule_uses(first_run):
     assert not names(n, "results/data") and not names(n, "results/models")
 
     plot = planned(first_run, {"plot": {"dpi": 80}})
-    assert plot == {f"{RUN}/trajectory.png", f"{RUN}/trajectory.pdf"}
+    assert {f"{RUN}/trajectory.png", f"{RUN}/trajectory.pdf", f"{RUN}/analysis/fits.png"} <= plot
+    assert all(o.endswith((".png", ".pdf")) for o in plot), plot  # figures only
+
+    fit = planned(first_run, {"analysis": {"fit": {"confidence": 0.8}}})
+    assert names(fit, "analysis/fits.parquet") and names(fit, "results/analysis/parameters.md")
+    assert not names(fit, "epoch") and not names(fit, "trajectory.parquet")
 
     verifier = planned(first_run, {"verifier": {"qe_scale": 5}})
     assert names(verifier, "epoch0/train/verify.parquet") and not names(verifier, "epoch0", "generations")

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from svgap import stages, tables, trajectory
+from svgap.dynamics import stages as dynamics
 
 
 def setup_logging(path: str | None) -> None:
@@ -51,7 +52,20 @@ def run_rule(smk) -> None:
         "finetune": lambda: stages.finetune(i.model, _optional(i, "adapter"), i.picks, o[0], threads=threads, **p),
         "trajectory": lambda: _trajectory(i.metrics, o[0], **p),
         "plot_trajectory": lambda: _plot(i[0], o.png, o.pdf, **p),
+        "simulate_trajectory": lambda: dynamics.simulate_trajectory(o[0], **p["simulation"]),
+        "analyse_dynamics": lambda: dynamics.analyse_run(i[0], dict(o.items()), **p),
+        "predict_early": lambda: dynamics.predict_run(i[0], dict(o.items()), **p),
+        "compare_laws": lambda: dynamics.compare_run(i[0], dict(o.items()), **p),
+        "cross_improvement": lambda: dynamics.cross_run(i[0], dict(o.items()), **p),
+        "paper_tables": lambda: dynamics.paper_tables(dict(i.items()), dict(o.items()), **p),
+        "plot_dgdt_runs": lambda: dynamics.plot_runs(i[0], dict(o.items()), **p),
     }
+    for figure in ("fits", "dgdt", "prediction", "comparison"):
+        calls[f"plot_{figure}"] = lambda figure=figure: dynamics.plot_run(figure, dict(i.items()), dict(o.items()), **p)
     if smk.rule not in calls:
         raise KeyError(f"no stage function for rule {smk.rule!r}")
-    calls[smk.rule]()
+    try:
+        calls[smk.rule]()
+    except Exception:
+        logging.getLogger("svgap").exception("rule %s failed", smk.rule)  # into the rule's log file too
+        raise

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from svgap.dynamics.columns import ANALYSIS_COLUMNS
 from svgap.metrics import METRIC_COLUMNS
 
 COLUMNS: dict[str, dict[str, str]] = {
@@ -76,6 +77,7 @@ RUN_COLUMNS = {
     "epochs": "T, self-improvement epochs",
 }
 COLUMNS["trajectory"] = {**METRIC_COLUMNS, **RUN_COLUMNS}
+COLUMNS.update(ANALYSIS_COLUMNS)
 
 
 def read(path: str | Path, kind: str) -> pl.DataFrame:
@@ -91,12 +93,22 @@ def read(path: str | Path, kind: str) -> pl.DataFrame:
     return df
 
 
-def write(df: pl.DataFrame, path: str | Path) -> None:
-    """Write atomically: to a sibling temporary file, then rename."""
+def write(df: pl.DataFrame, path: str | Path, csv: str | Path | None = None) -> None:
+    """Write atomically: to a sibling temporary file, then rename; `csv` also writes a CSV copy."""
+    _atomic(path, df.write_parquet)
+    if csv is not None:
+        _atomic(csv, df.write_csv)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    _atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _atomic(path: str | Path, writer) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    df.write_parquet(tmp)
+    writer(tmp)
     os.replace(tmp, path)
 
 
@@ -108,6 +120,14 @@ LOCATIONS = {
     "picks": "results/<run>/epoch<t>/<split>/picks.parquet",
     "metrics": "results/<run>/epoch<t>/<split>/metrics.parquet (one row)",
     "trajectory": "results/<run>/trajectory.parquet (one row per split and t)",
+    "fits": "results/<run>/analysis/fits.parquet (and .csv)",
+    "dgdt_points": "results/<run>/analysis/dgdt_points.parquet",
+    "dgdt": "results/<run>/analysis/dgdt.parquet (and .csv)",
+    "correlation": "results/<run>/analysis/correlation.parquet (and .csv)",
+    "prediction": "results/<run>/analysis/prediction.parquet",
+    "prediction_scores": "results/<run>/analysis/prediction_scores.parquet (and .csv)",
+    "comparison": "results/<run>/analysis/comparison.parquet (and .csv)",
+    "cross": "results/<run>/analysis/cross.parquet (and .csv)",
 }
 
 

@@ -1,0 +1,221 @@
+# The dynamics analysis (svgap.dynamics): trajectory tables -> fits, tests, predictions, figures, tables.
+# `{run}` is a run folder below results/: <model>/<task>/<method>/seed<seed> or simulated/<name>.
+
+
+rule simulate_trajectory:
+    """A trajectory with known parameters (config `simulate`), analysed like a run."""
+    output:
+        "results/simulated/{name}/trajectory.parquet",
+    params:
+        simulation=simulation_params,
+    log:
+        "results/simulated/{name}/logs/simulate.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule analyse_dynamics:
+    """Exponential and joint fits (Prop. 3.1, Cor. 3.2), dG/dt against G, partial F-test, Pearson r."""
+    input:
+        "results/{run}/trajectory.parquet",
+    output:
+        fits="results/{run}/analysis/fits.parquet",
+        fits_csv="results/{run}/analysis/fits.csv",
+        dgdt_points="results/{run}/analysis/dgdt_points.parquet",
+        dgdt="results/{run}/analysis/dgdt.parquet",
+        dgdt_csv="results/{run}/analysis/dgdt.csv",
+        correlation="results/{run}/analysis/correlation.parquet",
+        correlation_csv="results/{run}/analysis/correlation.csv",
+    params:
+        unit=ANALYSIS["unit"],
+        fit=ANALYSIS["fit"],
+        dgdt=ANALYSIS["dgdt"],
+        epsilon=ANALYSIS["convergence"]["epsilon"],
+    log:
+        "results/{run}/logs/analyse_dynamics.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule predict_early:
+    """U_s and its limit predicted from the first k checkpoints, scored against the whole run."""
+    input:
+        "results/{run}/trajectory.parquet",
+    output:
+        curves="results/{run}/analysis/prediction.parquet",
+        scores="results/{run}/analysis/prediction_scores.parquet",
+        scores_csv="results/{run}/analysis/prediction_scores.csv",
+    params:
+        unit=ANALYSIS["unit"],
+        fit=ANALYSIS["fit"],
+        split=ANALYSIS["prediction"]["split"],
+        first=ANALYSIS["prediction"]["first"],
+        epsilon=ANALYSIS["convergence"]["epsilon"],
+    log:
+        "results/{run}/logs/predict_early.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule compare_laws:
+    """Exponential law against a power law, a line and persistence: AIC/AICc/BIC and held-out RMSE."""
+    input:
+        "results/{run}/trajectory.parquet",
+    output:
+        table="results/{run}/analysis/comparison.parquet",
+        csv="results/{run}/analysis/comparison.csv",
+    params:
+        unit=ANALYSIS["unit"],
+        fit=ANALYSIS["fit"],
+        holdout=ANALYSIS["comparison"]["holdout"],
+    log:
+        "results/{run}/logs/compare_laws.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule cross_improvement:
+    """Prop. 5.1 with the run's fitted dynamics: Early / Uniform / Late, exact and approximated."""
+    input:
+        "results/{run}/analysis/fits.parquet",
+    output:
+        table="results/{run}/analysis/cross.parquet",
+        csv="results/{run}/analysis/cross.csv",
+    params:
+        **ANALYSIS["cross"],
+    log:
+        "results/{run}/logs/cross_improvement.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule plot_fits:
+    """Fig. 4 / 14-17: trajectories with their exponential fits and R^2."""
+    input:
+        trajectory="results/{run}/trajectory.parquet",
+        fits="results/{run}/analysis/fits.parquet",
+    output:
+        png=report("results/{run}/analysis/fits.png", caption="../docs/report/fits.rst", category="Dynamics"),
+        pdf="results/{run}/analysis/fits.pdf",
+    params:
+        plot=config["plot"],
+        unit=ANALYSIS["unit"],
+        title=lambda w: w.run,
+    log:
+        "results/{run}/logs/plot_fits.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule plot_dgdt:
+    """Fig. 2 / 8: dG/dt against G with the linear fit."""
+    input:
+        points="results/{run}/analysis/dgdt_points.parquet",
+        dgdt="results/{run}/analysis/dgdt.parquet",
+    output:
+        png=report("results/{run}/analysis/dgdt.png", caption="../docs/report/dgdt.rst", category="Dynamics"),
+        pdf="results/{run}/analysis/dgdt.pdf",
+    params:
+        plot=config["plot"],
+        title=lambda w: w.run,
+    log:
+        "results/{run}/logs/plot_dgdt.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule plot_prediction:
+    """Fan chart of the early prediction."""
+    input:
+        trajectory="results/{run}/trajectory.parquet",
+        curves="results/{run}/analysis/prediction.parquet",
+        scores="results/{run}/analysis/prediction_scores.parquet",
+    output:
+        png=report("results/{run}/analysis/prediction.png", caption="../docs/report/prediction.rst", category="Dynamics"),
+        pdf="results/{run}/analysis/prediction.pdf",
+    params:
+        plot=config["plot"],
+        unit=ANALYSIS["unit"],
+        title=lambda w: w.run,
+    log:
+        "results/{run}/logs/plot_prediction.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule plot_comparison:
+    """The model comparison: AICc and held-out RMSE per family."""
+    input:
+        comparison="results/{run}/analysis/comparison.parquet",
+    output:
+        png=report("results/{run}/analysis/comparison.png", caption="../docs/report/comparison.rst", category="Dynamics"),
+        pdf="results/{run}/analysis/comparison.pdf",
+    params:
+        plot=config["plot"],
+        title=lambda w: w.run,
+    log:
+        "results/{run}/logs/plot_comparison.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule paper_tables:
+    """Across runs: Table 2, Table 4, the parameter table and the others (Markdown, LaTeX), combined tables."""
+    input:
+        fits=get_all_of("fits.parquet"),
+        dgdt=get_all_of("dgdt.parquet"),
+        points=get_all_of("dgdt_points.parquet"),
+        correlation=get_all_of("correlation.parquet"),
+        comparison=get_all_of("comparison.parquet"),
+        scores=get_all_of("prediction_scores.parquet"),
+    output:
+        **{f"{name}_{ext}": f"results/analysis/{name}.{ext}" for name in ACROSS_RUNS for ext in ("md", "tex")},
+        **{name: f"results/analysis/{name}.parquet" for name in ("fits", "dgdt", "correlation", "comparison", "prediction_scores")},
+        **{f"{name}_csv": f"results/analysis/{name}.csv" for name in ("fits", "dgdt", "correlation", "comparison", "prediction_scores")},
+        points="results/analysis/dgdt_points.parquet",
+    params:
+        runs=[labels for _, labels in analysed_runs()],
+        split=ANALYSIS["tables"]["split"],
+        confidence=ANALYSIS["fit"]["confidence"],
+    log:
+        "results/analysis/logs/paper_tables.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT
+
+
+rule plot_dgdt_runs:
+    """Fig. 2 / 8 across runs: dG/dt against G, one panel per model."""
+    input:
+        "results/analysis/dgdt_points.parquet",
+    output:
+        png=report("results/analysis/dgdt.png", caption="../docs/report/dgdt_runs.rst", category="Dynamics"),
+        pdf="results/analysis/dgdt.pdf",
+    params:
+        split=ANALYSIS["tables"]["split"],
+        plot=config["plot"],
+    log:
+        "results/analysis/logs/plot_dgdt_runs.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        STAGE_SCRIPT

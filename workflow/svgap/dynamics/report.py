@@ -1,0 +1,116 @@
+"""Paper-style tables across runs, as Markdown and LaTeX (pandas' to_markdown / to_latex).
+
+- Table 2: Pearson r between U_s and solver accuracy with significance stars; rows task / method,
+  columns model (seed added to the rows when a config has several).
+- Table 4: the partial F-test of G(t-1), per run and split.
+- Parameters: the joint fit of Prop. 3.1 per run and split (identifiable quantities only), with
+  intervals at the configured confidence.
+- Model comparison: the winning family per run, split, series and criterion.
+- Early prediction: per run and k, the predicted U_s_inf and the error at the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import polars as pl
+
+RUN_KEYS = ("model", "task", "method", "seed")
+
+
+def combine(frames: list[pl.DataFrame], runs: list[dict]) -> pl.DataFrame:
+    """Per-run tables stacked, each with its run's model, task, method and seed in front."""
+    if len(frames) != len(runs):
+        raise ValueError(f"{len(frames)} tables for {len(runs)} runs")
+    out = [f.with_columns(**{k: pl.lit(run[k]) for k in RUN_KEYS}).select(*RUN_KEYS, *f.columns)
+           for f, run in zip(frames, runs, strict=True) if f.height]
+    return pl.concat(out, how="diagonal_relaxed") if out else pl.DataFrame()
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}g}"
+
+
+def _interval(est: float, lo: float, hi: float) -> str:
+    if est is None or not math.isfinite(est):
+        return "–"
+    if lo is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return _fmt(est)
+    return f"{_fmt(est)} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _row_keys(df: pl.DataFrame, keys: list[str]) -> list[str]:
+    return keys + (["seed"] if df["seed"].n_unique() > 1 else [])
+
+
+def table2(correlation: pl.DataFrame, split: str) -> pd.DataFrame:
+    part = correlation.filter((pl.col("split") == split) & (pl.col("accuracy") == "acc_s"))
+    if part.height == 0:
+        return pd.DataFrame()
+    part = part.with_columns(cell=pl.struct("r", "stars", "status").map_elements(
+        lambda s: f"{s['r']:.3f}{s['stars']}" if s["status"] == "ok" else f"({s['status']})",
+        return_dtype=pl.Utf8))
+    wide = part.to_pandas().pivot_table(index=_row_keys(part, ["task", "method"]), columns="model",
+                                        values="cell", aggfunc="first")
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def table4(dgdt: pl.DataFrame) -> pd.DataFrame:
+    part = dgdt.with_columns(
+        F=pl.struct("F", "F_status").map_elements(
+            lambda s: f"{s['F']:.3f}" if s["F_status"] == "ok" else f"({s['F_status']})", return_dtype=pl.Utf8),
+        p=pl.col("F_p_value").map_elements(lambda p: f"{p:.4f}", return_dtype=pl.Utf8, skip_nulls=True))
+    cols = _row_keys(part, ["model", "task", "method"]) + ["split", "F", "p", "F_n"]
+    return part.select(cols).rename({"F": "F-statistic", "p": "P-value (F)", "F_n": "n"}).to_pandas()
+
+
+PARAMETERS = ("rate", "G_inf", "U_s_inf", "U_v_inf", "alpha_over_beta", "t_eps")
+
+
+def parameters(fits: pl.DataFrame) -> pd.DataFrame:
+    joint = fits.filter(pl.col("fit") == "joint")
+    keys = _row_keys(joint, ["model", "task", "method"]) + ["split"]
+    rows = []
+    for group, part in joint.group_by(keys, maintain_order=True):
+        row = dict(zip(keys, group, strict=True))
+        row["status"] = part["status"][0]
+        by_q = {r["quantity"]: r for r in part.iter_rows(named=True)}
+        for q in PARAMETERS:
+            r = by_q.get(q)
+            row[q] = _interval(r["estimate"], r["lo"], r["hi"]) if r else "–"
+        row["R² U_s / U_v"] = f"{_fmt(by_q['r2_U_s']['estimate'])} / {_fmt(by_q['r2_U_v']['estimate'])}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def winners(comparison: pl.DataFrame) -> pd.DataFrame:
+    keys = _row_keys(comparison, ["model", "task", "method"]) + ["split", "series"]
+    rows = []
+    for group, part in comparison.group_by(keys, maintain_order=True):
+        row = dict(zip(keys, group, strict=True))
+        for criterion in ("aicc", "bic", "holdout_rmse"):
+            best = part.filter(pl.col(f"best_{criterion}"))["family"].to_list()
+            row[criterion] = ", ".join(best) if best else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def early(scores: pl.DataFrame) -> pd.DataFrame:
+    keys = _row_keys(scores, ["model", "task", "method"]) + ["split", "k"]
+    return scores.with_columns(
+        U_s_inf=pl.struct("U_s_inf", "U_s_inf_lo", "U_s_inf_hi").map_elements(
+            lambda s: _interval(s["U_s_inf"], s["U_s_inf_lo"], s["U_s_inf_hi"]), return_dtype=pl.Utf8),
+    ).select(*keys, "status", "U_s_inf", "U_s_inf_full", "rel_error_last", "covered_last").to_pandas()
+
+
+def markdown(df: pd.DataFrame, title: str) -> str:
+    body = df.to_markdown(index=False) if len(df) else "(no rows)"
+    return f"## {title}\n\n{body}\n"
+
+
+def latex(df: pd.DataFrame, caption: str) -> str:
+    if not len(df):
+        return f"% {caption}: no rows\n"
+    return df.to_latex(index=False, caption=caption, escape=True, na_rep="–")
