@@ -236,3 +236,19 @@ def test_analysis_tables_have_their_documented_columns():
     assert cross_table.columns == list(analyse.ANALYSIS_COLUMNS["cross"]) and cross_table.height == 8
     with pytest.raises(ValueError, match=r"U_s_tok"):
         analyse.fits_table(traj, "token", FitSettings(), 0.1)
+
+
+def test_early_prediction_intervals_cover_the_last_checkpoint():
+    # Fit on t <= 5 of 10 epochs (half-epoch checkpoints, 1% relative noise): the 90% prediction
+    # interval of U_s at t = 10 should hold the observation in roughly 90% of replicates.
+    U_s, U_v = simulate.ode(D, T)
+    rng = np.random.default_rng(7)
+    hits, errors, replicates = 0, [], 60
+    for _ in range(replicates):
+        _, scores = forecast.early_prediction(T, simulate.observe(U_s, 0.01, rng), simulate.observe(U_v, 0.01, rng),
+                                              [5.0], eps=0.1)
+        hits += bool(scores["covered_last"][0])
+        errors.append(abs(scores["rel_error_last"][0]))
+    print("early prediction: coverage", hits / replicates, "median |relative error| at t = 10", np.median(errors))
+    assert 0.75 <= hits / replicates <= 1.0
+    assert np.median(errors) < 0.03
