@@ -252,3 +252,16 @@ def test_early_prediction_intervals_cover_the_last_checkpoint():
     print("early prediction: coverage", hits / replicates, "median |relative error| at t = 10", np.median(errors))
     assert 0.75 <= hits / replicates <= 1.0
     assert np.median(errors) < 0.03
+
+
+def test_paper_tables_mark_missing_cells_and_keep_stars():
+    from svgap.dynamics import report
+
+    corr = pl.DataFrame({"split": ["train", "train"], "uncertainty": ["U_s", "U_s"], "accuracy": ["acc_s", "acc_s"],
+                         "n": [10, 10], "r": [-0.991, -0.5], "p_value": [1e-5, 0.2], "stars": ["***", ""],
+                         "status": ["ok", "ok"]})
+    runs = [dict(model="a", task="gsm8k", method="tf", seed=0), dict(model="b", task="math", method="qe", seed=0)]
+    table = report.table2(report.combine([corr[:1], corr[1:]], runs), "train")
+    assert table.to_dict("records") == [{"task": "gsm8k", "method": "tf", "a": "-0.991***", "b": "–"},
+                                        {"task": "math", "method": "qe", "a": "–", "b": "-0.500"}]
+    assert "-0.991***" in report.markdown(table, "Table 2") and "\\begin{table}" in report.latex(table, "Table 2")

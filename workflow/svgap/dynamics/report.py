@@ -54,7 +54,7 @@ def table2(correlation: pl.DataFrame, split: str) -> pd.DataFrame:
     wide = part.to_pandas().pivot_table(index=_row_keys(part, ["task", "method"]), columns="model",
                                         values="cell", aggfunc="first")
     wide.columns.name = None
-    return wide.reset_index()
+    return wide.fillna("–").reset_index()  # "–": the model has no run of that task and method
 
 
 def table4(dgdt: pl.DataFrame) -> pd.DataFrame:
