@@ -55,6 +55,12 @@ def get_final_outputs():
     ]
 
 
+def get_task_files(w):
+    """The local dataset files a task reads (so that editing one reruns the data rule)."""
+    options = config["tasks"][w.task]["options"]
+    return [str(options[k]) for k in ("train_path", "test_path", "path") if options.get(k)]
+
+
 def get_model(w):
     return f"results/models/{w.model}/model.json"
 

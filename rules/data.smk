@@ -1,5 +1,7 @@
 rule data:
-    """Prompts and gold answers of a task, train and test splits."""
+    """Prompts and gold answers of a task, train and test splits (generated, or from dataset files)."""
+    input:
+        get_task_files,
     output:
         train="results/data/{task}/train.parquet",
         test="results/data/{task}/test.parquet",

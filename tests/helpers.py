@@ -17,7 +17,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 def clone(dest: Path, models_from: Path | None = None) -> Path:
     """A copy of the workflow's files; optionally with the converted model of an earlier run."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "config", "workflow", "envs", "docs", "profiles"):
+    for name in ("Snakefile", "rules", "config", "workflow", "envs", "docs", "profiles", "tests/fixtures"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))

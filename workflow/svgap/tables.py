@@ -48,7 +48,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "prompt_id": "prompt id",
         "sample": "sample index",
         "pred": "answer extracted from the response, null if none",
-        "correct": "pred equals the gold answer",
+        "correct": "the task's grader judges the response correct (extra task-specific columns may follow: "
+                   "gsm8k pred_strict, pred_flexible, correct_strict, correct_flexible; mbpp tests_passed, "
+                   "sandbox_status)",
     },
     "picks": {
         "prompt_id": "prompt id",

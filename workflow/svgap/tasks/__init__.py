@@ -2,9 +2,14 @@
 
 from svgap.tasks.arithmetic import Arithmetic
 from svgap.tasks.base import Item, Task, VerifierShot
+from svgap.tasks.benchmarks import GSM8K, MATH, MBPP, NaturalQuestions, ProntoQA
 from svgap.tasks.logic import Logic
+from svgap.tasks.sudoku import Sudoku
 
-KINDS: dict[str, type[Task]] = {"arithmetic": Arithmetic, "logic": Logic}
+KINDS: dict[str, type[Task]] = {
+    "arithmetic": Arithmetic, "logic": Logic, "sudoku": Sudoku,
+    "gsm8k": GSM8K, "math": MATH, "prontoqa": ProntoQA, "mbpp": MBPP, "nq": NaturalQuestions,
+}
 
 
 def make_task(kind: str, options: dict | None = None) -> Task:

@@ -12,6 +12,8 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from svgap.tasks import templates
+
 
 @dataclass(frozen=True)
 class Item:
@@ -41,6 +43,8 @@ class Task(ABC):
     verifier_shots: tuple[VerifierShot, ...] = ()
     #: the solver prompt: `{question}` is replaced by the item's question
     solver_template: str = "{question}"
+    #: MTG's verification prompts (mc, cot_binary, cot_score, tournament): see svgap.tasks.templates
+    verifier_templates: dict[str, str] = templates.GENERIC
 
     def __init__(self, options: dict | None = None):
         """`options` may override the prompts: solver_template, solver_shots [[question, answer], ...],
@@ -52,6 +56,9 @@ class Task(ABC):
             self.solver_template = self.options["solver_template"]
         if "solver_shots" in self.options:
             self.solver_shots = tuple((str(q), str(a)) for q, a in self.options["solver_shots"])
+        if "verifier_templates" in self.options:
+            templates.check(self.options["verifier_templates"])
+            self.verifier_templates = {**self.verifier_templates, **self.options["verifier_templates"]}
         if "verifier_shots" in self.options:
             self.verifier_shots = tuple(VerifierShot(str(q), str(r), float(s))
                                         for q, r, s in self.options["verifier_shots"])
@@ -66,6 +73,16 @@ class Task(ABC):
 
     def is_correct(self, pred: str | None, gold: str) -> bool:
         return pred is not None and pred == gold
+
+    def grade(self, response: str, answer: str, meta: dict) -> dict:
+        """{"pred": ..., "correct": ...} plus any task-specific extras, which become extra columns of
+        grades.parquet (e.g. GSM8K's strict and flexible extractions). `meta` is the item's meta."""
+        pred = self.extract(response)
+        return {"pred": pred, "correct": self.is_correct(pred, answer)}
+
+    def files(self) -> list[str]:
+        """Local files the task reads its items from (inputs of the data rule, so edits rerun it)."""
+        return []
 
     def solver_messages(self, question: str) -> list[dict[str, str]]:
         messages = []
