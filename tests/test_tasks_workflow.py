@@ -1,46 +1,102 @@
-"""Every task kind through the whole loop on the embedded model, from local files (config/tasks.yaml)."""
+"""Every task kind through the loop on the embedded model, from local dataset files named in a config.
+
+config/tasks.yaml names the fixtures of tests/fixtures as the tasks' files. Snakemake makes the data
+tables from them (the `data` rule, so the config route is the real one) and converts the model; then
+each task goes through one whole self-improvement round in-process — generate, verify, grade, select,
+metrics on both splits at t = 0, finetune, and the same at t = 1 with the new adapter — calling the
+stage functions the rules call, with the params the rules pass. Running the 139 jobs of this config
+through Snakemake itself would take most of an hour on 2 cores (a Python start and a model load per
+job); the rules' wiring is tested on config/ci.yaml by test_workflow.py.
+"""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 import yaml
 from helpers import ROOT, clone, snakemake
+from snakemake.utils import validate
+
+from svgap import stages, trajectory
 
 pytestmark = pytest.mark.slow
 
 CONFIG = "config/tasks.yaml"
-TASKS = yaml.safe_load((ROOT / CONFIG).read_text())["tasks"]
+MODEL = "results/models/smollm2-135m/model.json"
 EXTRA_COLUMNS = {"gsm8k": {"pred_strict", "pred_flexible", "correct_strict", "correct_flexible"},
                  "mbpp": {"tests_passed", "sandbox_status"}}
 
 
-def run_dir(task: str) -> str:
-    return f"results/smollm2-135m/{task}/tf/seed0"
+def merged_config() -> dict:
+    """config/config.yaml overlaid with config/tasks.yaml, schema defaults filled (as Snakemake does)."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for key, value in yaml.safe_load((ROOT / CONFIG).read_text()).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    validate(config, str(ROOT / "config" / "schema.yaml"))
+    return config
+
+
+CFG = merged_config()
+TASKS = CFG["runs"]["tasks"]
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory):
+def workdir(tmp_path_factory):
     workdir = clone(tmp_path_factory.mktemp("tasks"))
-    targets = [f"{run_dir(task)}/trajectory.parquet" for task in TASKS]
-    done = snakemake(workdir, "--cores", "2", *targets, configfile=CONFIG, timeout=2400)
+    targets = [MODEL] + [f"results/data/{task}/{split}.parquet" for task in TASKS for split in ("train", "test")]
+    done = snakemake(workdir, "--cores", "2", *targets, configfile=CONFIG, timeout=900)
     assert done.returncode == 0, done.stderr[-5000:]
     return workdir
 
 
-@pytest.mark.parametrize("task", sorted(TASKS))
-def test_the_task_runs_through_the_loop(ran, task):
-    spec = TASKS[task]
-    data = {s: pl.read_parquet(ran / f"results/data/{task}/{s}.parquet") for s in ("train", "test")}
+def one_round(workdir: Path, task: str) -> Path:
+    """t = 0 and t = 1 of the loop for one task, as the rules would run them; returns the run folder."""
+    run = workdir / "results" / "smollm2-135m" / task / "tf" / "seed0"
+    model, inference, verifier = workdir / MODEL, CFG["inference"], CFG["verifier"]
+    the_task = {"kind": CFG["tasks"][task]["kind"], "options": CFG["tasks"][task]["options"]}
+    sigma = verifier["sigma"]["tf"]
+    adapter = None
+    for t in (0, 1):
+        for split in ("train", "test"):
+            data, e = workdir / f"results/data/{task}/{split}.parquet", run / f"epoch{t}" / split
+            e.mkdir(parents=True)
+            common = dict(seed=0, split=split, t=t, inference=inference, threads=2)
+            stages.generate(model, adapter, data, e / "generations.parquet", task=the_task,
+                            n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
+                            temperature=CFG["loop"]["temperature"], **common)
+            stages.verify_samples(model, adapter, data, e / "generations.parquet", e / "verify.parquet",
+                                  task=the_task, verifier={k: v for k, v in verifier.items()
+                                                           if k not in ("sigma", "empty_policy")}, **common)
+            stages.grade(data, e / "generations.parquet", e / "grades.parquet", task=the_task)
+            stages.select(e / "generations.parquet", e / "verify.parquet", e / "grades.parquet", e / "picks.parquet",
+                          method="tf", sigma=sigma, empty_policy=verifier["empty_policy"])
+            stages.compute_metrics(e / "generations.parquet", e / "verify.parquet", e / "grades.parquet",
+                                   e / "picks.parquet", e / "metrics.parquet", method="tf", sigma=sigma,
+                                   split=split, t=t)
+        if t == 0:
+            adapter = run / "epoch1" / "adapter"
+            stages.finetune(model, None, run / "epoch0" / "train" / "picks.parquet", adapter, spec=CFG["finetune"],
+                            seed=0, t=0, inference=inference, threads=2)
+    return run
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_task_runs_through_the_loop(workdir, task):
+    spec = CFG["tasks"][task]
+    data = {s: pl.read_parquet(workdir / f"results/data/{task}/{s}.parquet") for s in ("train", "test")}
     assert data["train"].height == spec["n_train"] and data["test"].height == spec["n_test"]
     for table in data.values():
         for meta in table["meta"]:
             json.loads(meta)
-    traj = pl.read_parquet(ran / run_dir(task) / "trajectory.parquet")
+    run = one_round(workdir, task)
+    paths = [run / f"epoch{t}" / s / "metrics.parquet" for t in (0, 1) for s in ("train", "test")]
+    traj = trajectory.build(paths, {"model": "smollm2-135m", "task": task, "method": "tf", "seed": 0,
+                                    "n_samples": 2, "sigma": 0.5, "empty_policy": "all", "lr": 1e-3, "epochs": 1})
     assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0, 1)]
     assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
-    grades = pl.read_parquet(ran / run_dir(task) / "epoch1" / "train" / "grades.parquet")
-    assert grades.height == spec["n_train"] * 2  # N = 2 samples per prompt
+    grades = pl.read_parquet(run / "epoch1" / "train" / "grades.parquet")
+    assert grades.height == spec["n_train"] * CFG["loop"]["n_samples"]
     assert EXTRA_COLUMNS.get(task, set()) <= set(grades.columns)
-    assert (ran / run_dir(task) / "epoch1" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run / "epoch1" / "adapter" / "adapter_model.safetensors").is_file()

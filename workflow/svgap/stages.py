@@ -148,14 +148,11 @@ def grade(data_path, generations_path, out, *, task: dict) -> None:
     the_task = make_task(task["kind"], task.get("options"))
     gens = tables.read(generations_path, "generations").join(
         tables.read(data_path, "data").select("prompt_id", "answer", "meta"), on="prompt_id", how="left")
-    rows = [the_task.grade(text, answer, json.loads(meta))
-            for text, answer, meta in zip(gens["text"], gens["answer"], gens["meta"], strict=True)]
-    extras = [{k: v for k, v in r.items() if k not in ("pred", "correct")} for r in rows]
-    df = pl.concat([pl.DataFrame({"prompt_id": gens["prompt_id"], "sample": gens["sample"],
-                                  "pred": [r["pred"] for r in rows], "correct": [bool(r["correct"]) for r in rows]},
-                                 schema={"prompt_id": pl.String, "sample": pl.Int64, "pred": pl.String,
-                                         "correct": pl.Boolean})]
-                   + ([pl.DataFrame(extras)] if extras and extras[0] else []), how="horizontal")
+    rows = [{"prompt_id": pid, "sample": j, **the_task.grade(text, answer, json.loads(meta))}
+            for pid, j, text, answer, meta in gens.select("prompt_id", "sample", "text", "answer", "meta").iter_rows()]
+    # pred and correct first, then the task's extras (e.g. GSM8K's strict and flexible extractions)
+    df = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.col("sample").cast(pl.Int64), pl.col("pred").cast(pl.String), pl.col("correct").cast(pl.Boolean))
     log.info("graded %d samples: %.3f correct, %d without an answer", df.height, df["correct"].mean(),
              df["pred"].null_count())
     tables.write(df, out)
