@@ -18,7 +18,7 @@ wildcard_constraints:
     method="tf|qe|mc",
     seed=r"\d+",
     split="train|test",
-    t=r"\d+",
+    t=r"\d+(\.5)?",
     run=r"[^/]+/[^/]+/(tf|qe|mc)/seed\d+|simulated/[^/]+",
     name="[^/]+",
 

@@ -5,6 +5,15 @@ import itertools
 STAGE_SCRIPT = "../workflow/scripts/stage.py"
 SPLITS = ["train", "test"]
 T = config["loop"]["epochs"]
+HALF = config["loop"]["checkpoints_per_epoch"] == 2
+
+
+def checkpoints():
+    """The checkpoint labels evaluated (the `t` wildcard): 0, 1, ..., T, and 0.5, 1.5, ... with HALF."""
+    whole = [str(t) for t in range(T + 1)]
+    return sorted(whole + ([f"{t}.5" for t in range(T)] if HALF else []), key=float)
+
+
 
 
 def check_config():
@@ -61,21 +70,16 @@ def get_task_files(w):
     return [str(options[k]) for k in ("train_path", "test_path", "path") if options.get(k)]
 
 
-def get_model(w):
-    return f"results/models/{w.model}/model.json"
-
-
-def get_data(w):
-    return f"results/data/{w.task}/{w.split}.parquet"
-
-
 def adapter_of(w, t):
     """The LoRA adapter of epoch t; none for the base model (t = 0)."""
     return [] if t == 0 else f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{t}/adapter"
 
 
 def get_adapter(w):
-    return adapter_of(w, int(w.t))
+    """The adapter of checkpoint t; t + 0.5 is the half-epoch adapter the finetune of epoch t + 1 saves."""
+    if w.t.isdigit():
+        return adapter_of(w, int(w.t))
+    return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(float(w.t)) + 1}/adapter_half"
 
 
 def get_previous_adapter(w):
@@ -89,7 +93,29 @@ def get_previous_picks(w):
 
 def get_metrics(w):
     d = run_dir(w.model, w.task, w.method, w.seed)
-    return [f"{d}/epoch{t}/{s}/metrics.parquet" for t in range(T + 1) for s in SPLITS]
+    return [f"{d}/epoch{t}/{s}/metrics.parquet" for t in checkpoints() for s in SPLITS]
+
+
+def inference_params(w):
+    """The inference settings of the run's model: `inference`, its backend overridden by the model's."""
+    backend = config["models"][w.model].get("backend") or config["inference"]["backend"]
+    # only the backend's own settings, so that tuning one backend does not rerun the other's jobs
+    unused = ("vllm",) if backend == "transformers" else ("max_batch_tokens", "max_batch_rows")
+    return {k: v for k, v in config["inference"].items() if k not in unused} | {"backend": backend}
+
+
+MODEL_ENVS = {"transformers": "../envs/model.yaml", "vllm": "../envs/vllm.yaml"}
+
+
+def get_model_env(w):
+    """The conda environment of generate / verify: the one of the model's backend."""
+    return MODEL_ENVS[inference_params(w)["backend"]]
+
+
+# one environment when every model uses the same backend: a fixed path, resolved once per rule
+# (a function is called for every job, which a dry run of the paper grid notices)
+_backends = {config["models"][m].get("backend") or config["inference"]["backend"] for m in config["runs"]["models"]}
+MODEL_ENV = MODEL_ENVS[_backends.pop()] if len(_backends) == 1 else get_model_env
 
 
 def task_params(w):
@@ -117,14 +143,17 @@ def run_values(w):
 ANALYSIS = config["analysis"]
 
 
+SIMULATE = config["simulate"] if config["runs"]["simulated"] else {}
+
+
 def simulated_dirs():
-    return [f"results/simulated/{name}" for name in config["simulate"]]
+    return [f"results/simulated/{name}" for name in SIMULATE]
 
 
 def analysed_runs():
     """Every trajectory the analysis covers: (folder, labels) for runs, then simulated trajectories."""
     out = [(run_dir(**r), {**r, "seed": int(r["seed"])}) for r in runs()]
-    for name, sim in config["simulate"].items():
+    for name, sim in SIMULATE.items():
         out.append((f"results/simulated/{name}",
                     dict(model="simulated", task=name, method="sim", seed=int(sim.get("seed", 0)))))
     return out

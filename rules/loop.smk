@@ -6,9 +6,9 @@
 rule generate:
     """N samples per prompt at the solver temperature; NLL from the same pass."""
     input:
-        model=get_model,
+        model="results/models/{model}/model.json",
         adapter=get_adapter,
-        data=get_data,
+        data="results/data/{task}/{split}.parquet",
     output:
         "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
     params:
@@ -16,17 +16,14 @@ rule generate:
         n_samples=config["loop"]["n_samples"],
         max_new_tokens=config["loop"]["max_new_tokens"],
         temperature=config["loop"]["temperature"],
-        seed=lambda w: int(w.seed),
-        split=lambda w: w.split,
-        t=lambda w: int(w.t),
-        inference=config["inference"],
+        inference=inference_params,
     threads: config["inference"]["threads"]
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/generate.log",
     benchmark:
         "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/{split}/generate.tsv"
     conda:
-        "../envs/model.yaml"
+        MODEL_ENV
     script:
         STAGE_SCRIPT
 
@@ -34,9 +31,9 @@ rule generate:
 rule verify:
     """The same model scores every sample: TF, QE and P(correct)."""
     input:
-        model=get_model,
+        model="results/models/{model}/model.json",
         adapter=get_adapter,
-        data=get_data,
+        data="results/data/{task}/{split}.parquet",
         generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
     output:
         "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet",
@@ -47,17 +44,14 @@ rule verify:
             for k, v in config["verifier"].items()
             if k not in ("sigma", "empty_policy")
         },
-        seed=lambda w: int(w.seed),
-        split=lambda w: w.split,
-        t=lambda w: int(w.t),
-        inference=config["inference"],
+        inference=inference_params,
     threads: config["inference"]["threads"]
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/verify.log",
     benchmark:
         "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/{split}/verify.tsv"
     conda:
-        "../envs/model.yaml"
+        MODEL_ENV
     script:
         STAGE_SCRIPT
 
@@ -65,7 +59,7 @@ rule verify:
 rule grade:
     """Correctness of every sample against the gold answer."""
     input:
-        data=get_data,
+        data="results/data/{task}/{split}.parquet",
         generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
     output:
         "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/grades.parquet",
@@ -88,7 +82,6 @@ rule select:
     output:
         "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/picks.parquet",
     params:
-        method=lambda w: w.method,
         sigma=lambda w: config["verifier"]["sigma"][w.method],
         empty_policy=config["verifier"]["empty_policy"],
     log:
@@ -109,10 +102,7 @@ rule metrics:
     output:
         "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/metrics.parquet",
     params:
-        method=lambda w: w.method,
         sigma=lambda w: config["verifier"]["sigma"][w.method],
-        split=lambda w: w.split,
-        t=lambda w: int(w.t),
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/metrics.log",
     conda:
@@ -124,15 +114,14 @@ rule metrics:
 rule finetune:
     """LoRA SFT on the picks of epoch t-1: the adapter of epoch t."""
     input:
-        model=get_model,
+        model="results/models/{model}/model.json",
         adapter=get_previous_adapter,
         picks=get_previous_picks,
     output:
-        directory("results/{model}/{task}/{method}/seed{seed}/epoch{t}/adapter"),
+        adapter=directory("results/{model}/{task}/{method}/seed{seed}/epoch{t,\d+}/adapter"),
+        **({"half": directory("results/{model}/{task}/{method}/seed{seed}/epoch{t}/adapter_half")} if HALF else {}),
     params:
         spec=config["finetune"],
-        seed=lambda w: int(w.seed),
-        t=lambda w: int(w.t) - 1,
         inference=config["inference"],
     threads: config["inference"]["threads"]
     log:

@@ -27,7 +27,8 @@ def test_shipped_configs_validate_and_get_defaults():
 def test_empty_config_is_the_paper_defaults():
     cfg = {}
     validate(cfg, SCHEMA)
-    assert cfg["loop"] == {"epochs": 10, "n_samples": 16, "max_new_tokens": 512, "temperature": 1.0}
+    assert cfg["loop"] == {"epochs": 10, "checkpoints_per_epoch": 2, "n_samples": 16, "max_new_tokens": 512,
+                           "temperature": 1.0}
     assert cfg["finetune"]["lr"] == 1e-5 and cfg["finetune"]["weight_decay"] == 0.01
     assert cfg["models"]["smollm2-135m"]["source"] == "embedded"
 

@@ -74,3 +74,21 @@ def test_token_loss_and_empty_picks(model_dir, backend, picks, tmp_path):
     empty = train(base(model_dir), picks.head(0), spec(), None, tmp_path / "none", seed=0, pad_id=backend.pad_id)
     assert empty.height == 0 and (tmp_path / "none" / "adapter_model.safetensors").is_file()
     assert history["loss"].is_finite().all()
+
+
+def test_half_epoch_checkpoint_is_saved_halfway_and_leaves_the_epoch_unchanged(model_dir, backend, picks, tmp_path):
+    """6 picks, batches of 2, 1 pass: the half-epoch adapter is the model after step 2 of 3."""
+    plain = train(base(model_dir), picks, spec(batch_size=2, micro_batch_size=2), None, tmp_path / "plain", seed=5,
+                  pad_id=backend.pad_id)
+    full = train(base(model_dir), picks, spec(batch_size=2, micro_batch_size=2), None, tmp_path / "full", seed=5,
+                 pad_id=backend.pad_id, half_dir=tmp_path / "half")
+    assert plain.height == full.height == 3
+    half_log = pl.read_parquet(tmp_path / "half" / "train_log.parquet")
+    assert half_log["step"].to_list() == [0, 1]  # 4 of 6 picks seen: the first step at or past half
+    wp, wf, wh = (adapter_weights(tmp_path / n) for n in ("plain", "full", "half"))
+    assert all(torch.equal(wp[k], wf[k]) for k in wp)  # saving halfway changes nothing of the epoch
+    assert any(not torch.equal(wh[k], wf[k]) for k in wh)
+    (tmp_path / "none").mkdir()
+    train(base(model_dir), picks.head(0), spec(), None, tmp_path / "none" / "a", seed=0, pad_id=backend.pad_id,
+          half_dir=tmp_path / "none" / "h")
+    assert (tmp_path / "none" / "h" / "adapter_model.safetensors").is_file()  # no picks: both saved unchanged

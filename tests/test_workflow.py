@@ -129,3 +129,21 @@ def test_every_combination_of_the_runs_is_a_run(tmp_path):
                                   for task in ("add", "rules") for method in ("tf", "qe") for seed in (0, 1))
     assert len(names(outputs, "results/models/smollm2-135m/model.json")) == 1  # one base model for all runs
     assert len(names(outputs, "results/data/")) == 4  # two tasks x two splits, shared by their runs
+
+
+def test_half_epoch_checkpoints_are_evaluated(first_run, tmp_path):
+    """loop.checkpoints_per_epoch = 2: t = 0, 0.5, 1 on both splits; t = 0.5 runs on the half-epoch adapter."""
+    workdir = clone(tmp_path / "half", models_from=first_run)
+    config = {**CI, "loop": {**CI["loop"], "epochs": 1, "checkpoints_per_epoch": 2}}
+    (workdir / "config" / "half.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(workdir, configfile="config/half.yaml")
+    assert done.returncode == 0, done.stderr[-5000:]
+    traj = pl.read_parquet(workdir / RUN / "trajectory.parquet")
+    assert traj["t"].dtype == pl.Float64
+    assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0.0, 0.5, 1.0)]
+    assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
+    half, whole = workdir / RUN / "epoch1" / "adapter_half", workdir / RUN / "epoch1" / "adapter"
+    assert pl.read_parquet(half / "train_log.parquet").height < pl.read_parquet(whole / "train_log.parquet").height
+    assert "epoch1/adapter_half" in (workdir / RUN / "logs" / "epoch0.5" / "train" / "generate.log").read_text()
+    fits = pl.read_parquet(workdir / RUN / "analysis" / "fits.parquet")
+    assert fits.height > 0  # the analysis takes the fractional checkpoints (too few points to fit is a status)

@@ -35,21 +35,38 @@ def _plot(table, png, pdf, plot, title) -> None:
     trajectory.plot(tables.read(table, "trajectory"), png, pdf, title=title, **dict(plot))
 
 
+def checkpoint(label: str) -> int | float:
+    """The `t` of a checkpoint label: an int for whole epochs (from which seeds were always derived), else a
+    float (t + 0.5, a half-epoch checkpoint)."""
+    return int(label) if label.isdigit() else float(label)
+
+
 def run_rule(smk) -> None:
     setup_logging(smk.log[0] if smk.log else None)
-    i, o = smk.input, smk.output
+    i, o, w = smk.input, smk.output, smk.wildcards
     p = dict(smk.params.items())
     threads = smk.threads
+    # what identifies the job comes from its wildcards (in the output paths), not from params
+    job = {k: v for k, v in (("split", w.get("split")), ("method", w.get("method"))) if v is not None}
+    if "seed" in w.keys():
+        job["seed"] = int(w.seed)
+    if "t" in w.keys():
+        job["t"] = checkpoint(w.t)
     calls = {
         "data": lambda: stages.make_data(out_train=o.train, out_test=o.test, **p),
         "base_model": lambda: stages.base_model(out_json=o.descriptor, weights_dir=o.weights, **p),
-        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), i.data, o[0], threads=threads, **p),
+        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), i.data, o[0], threads=threads,
+                                            seed=job["seed"], split=job["split"], t=job["t"], **p),
         "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), i.data, i.generations, o[0],
-                                                threads=threads, **p),
+                                                threads=threads, seed=job["seed"], split=job["split"], t=job["t"],
+                                                **p),
         "grade": lambda: stages.grade(i.data, i.generations, o[0], **p),
-        "select": lambda: stages.select(i.generations, i.verify, i.grades, o[0], **p),
-        "metrics": lambda: stages.compute_metrics(i.generations, i.verify, i.grades, i.picks, o[0], **p),
-        "finetune": lambda: stages.finetune(i.model, _optional(i, "adapter"), i.picks, o[0], threads=threads, **p),
+        "select": lambda: stages.select(i.generations, i.verify, i.grades, o[0], method=job["method"], **p),
+        "metrics": lambda: stages.compute_metrics(i.generations, i.verify, i.grades, i.picks, o[0],
+                                                  method=job["method"], split=job["split"], t=job["t"], **p),
+        # the finetune producing epoch t trains on the picks of epoch t - 1
+        "finetune": lambda: stages.finetune(i.model, _optional(i, "adapter"), i.picks, o.adapter, threads=threads,
+                                            half_dir=_optional(o, "half"), seed=job["seed"], t=job["t"] - 1, **p),
         "trajectory": lambda: _trajectory(i.metrics, o[0], **p),
         "plot_trajectory": lambda: _plot(i[0], o.png, o.pdf, **p),
         "simulate_trajectory": lambda: dynamics.simulate_trajectory(o[0], **p["simulation"]),

@@ -60,10 +60,27 @@ def _peft_model(base, spec: FinetuneSpec, previous: Path | None):
     return get_peft_model(base, config)
 
 
+def save(model, optimizer, steps: list[dict], out_dir: Path) -> pl.DataFrame:
+    """The adapter, its optimiser state and the training log so far, written aside then renamed."""
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    history = pl.DataFrame(steps, schema={"pass": pl.Int64, "step": pl.Int64, "loss": pl.Float64,
+                                          "n_sequences": pl.Int64, "n_tokens": pl.Int64})
+    history.write_parquet(tmp / "train_log.parquet")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    return history
+
+
 def train(base, picks: pl.DataFrame, spec: FinetuneSpec, previous: Path | None, out_dir: Path,
-          seed: int, pad_id: int) -> pl.DataFrame:
+          seed: int, pad_id: int, half_dir: Path | None = None) -> pl.DataFrame:
     """Train the adapter on `picks` (columns prompt_token_ids, token_ids) and save it to `out_dir`.
 
+    With `half_dir`, the adapter is also saved there after the first optimiser step at which half of
+    the epoch's picks (over all passes) have been processed: SVG's half-epoch checkpoint. The epoch
+    then goes on unchanged, so `out_dir` is the same with or without it.
     Returns the training log: one row per optimiser step (step, loss, n_sequences, n_tokens).
     """
     if spec.loss not in ("sequence", "token"):
@@ -79,6 +96,7 @@ def train(base, picks: pl.DataFrame, spec: FinetuneSpec, previous: Path | None, 
     prompts, responses = picks["prompt_token_ids"].to_list(), picks["token_ids"].to_list()
     rng = np.random.default_rng(seed)
     steps = []
+    seen, half_saved = 0, False
     for p in range(spec.passes):
         order = rng.permutation(len(prompts))
         for start in range(0, len(order), spec.batch_size):
@@ -102,15 +120,14 @@ def train(base, picks: pl.DataFrame, spec: FinetuneSpec, previous: Path | None, 
                      n_tokens)
             if not math.isfinite(total):
                 raise FloatingPointError(f"finetune loss became {total} at step {len(steps) - 1}")
+            seen += len(batch)
+            if half_dir is not None and not half_saved and 2 * seen >= spec.passes * len(prompts):
+                save(model, optimizer, steps, half_dir)
+                half_saved = True
+                log.info("half-epoch checkpoint after %d of %d picks -> %s", seen, spec.passes * len(prompts),
+                         half_dir)
     if not steps:
         log.warning("no picks to train on: the adapter is saved unchanged")
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    history = pl.DataFrame(steps, schema={"pass": pl.Int64, "step": pl.Int64, "loss": pl.Float64,
-                                          "n_sequences": pl.Int64, "n_tokens": pl.Int64})
-    history.write_parquet(tmp / "train_log.parquet")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
-    return history
+    if half_dir is not None and not half_saved:
+        save(model, optimizer, steps, half_dir)
+    return save(model, optimizer, steps, out_dir)

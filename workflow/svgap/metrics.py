@@ -23,7 +23,8 @@ from scipy.stats import mannwhitneyu
 
 METRIC_COLUMNS = {
     "split": "train or test",
-    "t": "epoch: the model after t rounds of self-improvement (0 = base model)",
+    "t": "checkpoint in epochs: the model after t rounds of self-improvement (0 = base model; t + 0.5 = halfway "
+         "through the finetuning of epoch t + 1, with loop.checkpoints_per_epoch = 2)",
     "n_prompts": "prompts in the split",
     "n_empty": "prompts with no candidate at or above sigma",
     "n_paired": "prompts with a Best-of-N pick (the n of Eqs. 5-6)",

@@ -123,6 +123,18 @@ def load_tokenizer(desc: dict):
     return tokenizer
 
 
+def eos_token_ids(desc: dict, tokenizer) -> list[int]:
+    """The end-of-sequence tokens: the generation config's (one or a list) and the tokenizer's."""
+    from transformers import GenerationConfig
+
+    try:
+        eos = GenerationConfig.from_pretrained(desc["location"], revision=desc.get("revision")).eos_token_id
+    except OSError:  # no generation_config.json: the tokenizer's token alone
+        eos = None
+    eos = eos if isinstance(eos, list) else [eos]
+    return sorted({int(e) for e in [*eos, tokenizer.eos_token_id] if e is not None})
+
+
 def load_model(desc: dict, dtype: torch.dtype, device: torch.device, adapter: Path | None = None,
                merge: bool = True):
     """The base model of `desc`, with the LoRA `adapter` applied (merged for inference by default)."""

@@ -66,13 +66,31 @@ def load_model(model_json, adapter, inference: dict, threads: int, merge: bool =
 
 
 def load_backend(model_json, adapter, inference: dict, threads: int):
-    """The descriptor, tokenizer and a backend on the model of an epoch (adapter merged)."""
-    from svgap.hf_backend import HFBackend
+    """The descriptor, tokenizer and a backend on the model of an epoch.
 
-    if inference.get("backend", "transformers") != "transformers":
-        raise ValueError(f"inference.backend: {inference['backend']!r} is not available")
-    desc, tokenizer, model = load_model(model_json, adapter, inference, threads)
-    return desc, tokenizer, HFBackend(model, tokenizer, inference["max_batch_tokens"], inference["max_batch_rows"])
+    transformers: the adapter merged into the base weights. vllm: the base weights with the adapter
+    served as a LoRA request.
+    """
+    from svgap import models
+
+    backend = inference.get("backend", "transformers")
+    if backend == "transformers":
+        from svgap.hf_backend import HFBackend
+
+        desc, tokenizer, model = load_model(model_json, adapter, inference, threads)
+        return desc, tokenizer, HFBackend(model, tokenizer, inference["max_batch_tokens"],
+                                          inference["max_batch_rows"])
+    if backend != "vllm":
+        raise ValueError(f"inference.backend: {backend!r} is not a backend (transformers, vllm)")
+    from svgap.vllm_backend import VLLMBackend
+
+    desc = models.read_descriptor(model_json)
+    tokenizer = models.load_tokenizer(desc)
+    dtype = models.pick_dtype(inference["dtype"], models.pick_device(inference["device"]))
+    engine = VLLMBackend(desc["location"], models.eos_token_ids(desc, tokenizer), dtype=str(dtype).split(".")[-1],
+                         revision=desc.get("revision"), adapter=Path(adapter) if adapter else None,
+                         threads=threads, options=inference.get("vllm"))
+    return desc, tokenizer, engine
 
 
 def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int, max_new_tokens: int,
@@ -184,20 +202,21 @@ def compute_metrics(generations_path, verify_path, grades_path, picks_path, out,
                     split: str, t: int) -> None:
     samples = _samples(generations_path, verify_path, grades_path)
     row = metrics.compute(samples, tables.read(picks_path, "picks"), SCORE_COLUMN[method], sigma)
-    df = pl.DataFrame([{"split": split, "t": t, **row}])
-    log.info("%s t=%d: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f", split, t, row["U_s"], row["U_v"],
+    df = pl.DataFrame([{"split": split, "t": float(t), **row}])
+    log.info("%s t=%g: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f", split, t, row["U_s"], row["U_v"],
              row["G"], row["acc_s"], row["acc_v"])
     tables.write(df.select(list(tables.COLUMNS["metrics"])), out)
 
 
 def finetune(model_json, previous_adapter, picks_path, out_dir, *, spec: dict, seed: int, t: int, inference: dict,
-             threads: int = 1) -> None:
+             threads: int = 1, half_dir=None) -> None:
     from svgap.finetune import FinetuneSpec, train
 
     _, tokenizer, base = load_model(model_json, None, inference, threads)
     picks = tables.read(picks_path, "picks").drop_nulls("sample")
     log.info("finetuning epoch %d -> %d on %d picks", t, t + 1, picks.height)
     history = train(base, picks, FinetuneSpec.from_config(spec), Path(previous_adapter) if previous_adapter else None,
-                    Path(out_dir), stable_seed(seed, "finetune", t), tokenizer.pad_token_id)
+                    Path(out_dir), stable_seed(seed, "finetune", t), tokenizer.pad_token_id,
+                    Path(half_dir) if half_dir else None)
     log.info("done: %d optimiser steps, mean loss %.4f", history.height,
              history["loss"].mean() if history.height else float("nan"))

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# CI: profiles/slurm on a real SLURM cluster of one node (this machine, no GPU, no accounting).
+#
+#   bash .ci/slurm.sh        (as root, from any folder; after .ci/run has installed .venv)
+#
+# Installs Debian's SLURM and munge, writes /etc/slurm/slurm.conf, starts munged, slurmctld and
+# slurmd, then in a scratch copy of the repository (so results/ of the checkout is never touched):
+#   1. the CI configuration through SLURM: snakemake --profile profiles/slurm --profile .ci/slurm-local
+#      (.ci/slurm-local/config.yaml says what the overlay changes), and checks the final outputs;
+#   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
+#      in time, naming the FAILED SLURM job.
+# The daemons are stopped by their recorded pids on exit, failure included.
+# Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
+# default 600), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+LIMIT=${SVGAP_SLURM_LIMIT:-2700}
+FAIL_LIMIT=${SVGAP_SLURM_FAIL_LIMIT:-600}
+PARTITION=ci
+CONF=/etc/slurm/slurm.conf
+MARK="# written by svgap .ci/slurm.sh"
+T0=$SECONDS
+
+section() { echo; echo "== slurm: $*"; }
+fail() { echo "slurm.sh: FAILED: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || fail "run as root (it installs packages and starts slurmd)"
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then
+  . .venv/bin/activate
+fi
+command -v snakemake >/dev/null || fail "no snakemake on PATH (activate the venv of .ci/run first)"
+python -c "import snakemake_executor_plugin_slurm" 2>/dev/null \
+  || fail "snakemake-executor-plugin-slurm is not installed in $(command -v python)"
+
+# ---- state: daemon spool, logs, pids and the scratch copy, all in one folder ----
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/svgap-slurm.XXXXXX")
+chmod 755 "$STATE"
+mkdir -p "$STATE/log" "$STATE/ctld" "$STATE/spool" "$STATE/run"
+PIDS=()      # pids of the daemons this script started, stopped in reverse order
+
+stop_daemons() {
+  local rc=$?
+  set +e
+  section "stopping daemons"
+  if [ -n "$(command -v squeue)" ] && [ "${#PIDS[@]}" -gt 1 ]; then
+    squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null   # jobs left by a failed step (own cluster)
+    sleep 1
+  fi
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill "${PIDS[i]}" 2>/dev/null
+  done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    for _ in $(seq 50); do kill -0 "${PIDS[i]}" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "${PIDS[i]}" 2>/dev/null
+    wait "${PIDS[i]}" 2>/dev/null
+  done
+  echo "stopped pids: ${PIDS[*]:-none}"
+  if [ "$rc" -ne 0 ]; then
+    for f in "$STATE"/log/*.log; do
+      [ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }
+    done
+    echo "slurm.sh: failed (exit $rc); state and scratch copy kept in $STATE"
+  elif [ "${SVGAP_SLURM_KEEP:-0}" = 1 ]; then
+    echo "scratch copy kept in $STATE"
+  else
+    rm -rf "$STATE"
+  fi
+  echo "== slurm: total $((SECONDS - T0)) s"
+  exit "$rc"
+}
+trap stop_daemons EXIT
+
+# ---- 1. packages ----
+section "install (slurmctld slurmd slurm-client munge)"
+t=$SECONDS
+if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
+  && command -v munged >/dev/null; then
+  echo "already installed"
+else
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
+fi
+slurmctld -V
+echo "install: $((SECONDS - t)) s"
+
+for daemon in munged slurmctld slurmd; do
+  if pid=$(pgrep -x "$daemon"); then
+    fail "$daemon is already running (pid $pid): stop it first, this script starts its own"
+  fi
+done
+
+# ---- 2. slurm.conf: one node (this machine), one partition, no accounting, no cgroups ----
+section "configure $CONF"
+if [ -f "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
+  fail "$CONF exists and was not written by this script: not overwriting it"
+fi
+HOST=$(hostname -s)
+CPUS=$(nproc)
+MEM_MB=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)   # 10% left to the system
+mkdir -p /etc/slurm
+cat >"$CONF" <<EOF
+$MARK: a single-node test cluster (no GPU, no slurmdbd).
+ClusterName=svgapci
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/spool
+SlurmctldPidFile=$STATE/run/slurmctld.pid
+SlurmdPidFile=$STATE/run/slurmd.pid
+SlurmctldLogFile=$STATE/log/slurmctld.log
+SlurmdLogFile=$STATE/log/slurmd.log
+# A container has no usable cgroups: track processes through /proc, bind no tasks.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+SchedulerType=sched/backfill
+# No accounting: sacct has nothing to report, the plugin follows jobs with squeue instead, which
+# shows a finished job (COMPLETED, FAILED, ...) for MinJobAge seconds.
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MinJobAge=300
+ReturnToService=2
+InactiveLimit=0
+KillWait=10
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
+PartitionName=$PARTITION Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+EOF
+cat "$CONF"
+
+# ---- 3. daemons ----
+section "start munged, slurmctld, slurmd"
+t=$SECONDS
+mkdir -p /run/munge
+chown munge:munge /run/munge
+chmod 755 /run/munge
+if [ ! -s /etc/munge/munge.key ]; then
+  dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
+  chown munge:munge /etc/munge/munge.key
+  chmod 400 /etc/munge/munge.key
+fi
+setpriv --reuid=munge --regid=munge --init-groups munged --foreground >"$STATE/log/munged.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do { munge -n </dev/null | unmunge; } >/dev/null 2>&1 && break; sleep 0.2; done
+{ munge -n </dev/null | unmunge; } >/dev/null || fail "munged does not answer"
+slurmctld -D -i >"$STATE/log/slurmctld.out" 2>&1 &
+PIDS+=($!)
+slurmd -D >"$STATE/log/slurmd.out" 2>&1 &
+PIDS+=($!)
+echo "pids: munged ${PIDS[0]}, slurmctld ${PIDS[1]}, slurmd ${PIDS[2]}"
+state=""
+for _ in $(seq 120); do
+  state=$(sinfo -h -N -n "$HOST" -o %t 2>/dev/null || true)
+  [ "$state" = idle ] && break
+  sleep 0.5
+done
+sinfo
+[ "$state" = idle ] || fail "node $HOST is '$state', not idle, after 60 s"
+echo "cluster up: $((SECONDS - t)) s"
+
+# ---- 4. a scratch copy of the repository (tracked and untracked files, .gitignore honoured) ----
+WORK=$STATE/svgap
+mkdir -p "$WORK"
+if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$REPO" ls-files -z --cached --others --exclude-standard \
+    | tar -C "$REPO" --null -T - --ignore-failed-read -cf - | tar -C "$WORK" -xf -
+else
+  tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./results --exclude=./.snakemake -cf - . \
+    | tar -C "$WORK" -xf -
+fi
+cd "$WORK"
+# profiles/slurm reads the partitions from these (the GPU rules' one too: this node has no GPU).
+export SVGAP_SLURM_PARTITION=$PARTITION SVGAP_SLURM_GPU_PARTITION=$PARTITION
+SMK=(snakemake --profile profiles/slurm --profile .ci/slurm-local --max-threads "$CPUS")
+
+# ---- 5. the CI configuration through SLURM ----
+section "run config/ci.yaml through SLURM (limit $LIMIT s) in $WORK"
+t=$SECONDS
+rc=0
+timeout -k 30 "$LIMIT" "${SMK[@]}" --configfile config/ci.yaml 2>&1 | tee "$STATE/log/run.out" || rc=$?
+[ "$rc" -eq 0 ] || fail "the SLURM run exited with $rc (124: over $LIMIT s)"
+RUN_S=$((SECONDS - t))
+for f in results/smollm2-135m/add/tf/seed0/trajectory.parquet results/analysis/table2.md; do
+  [ -s "$f" ] || fail "missing output $f"
+  echo "ok: $f"
+done
+submitted=$(grep -c "has been submitted with SLURM jobid" "$STATE/log/run.out" || true)
+[ "$submitted" -gt 0 ] || fail "no job went through sbatch"
+echo "ok: $submitted jobs ran as SLURM jobs; SLURM run: $RUN_S s"
+cat results/analysis/table2.md
+
+# ---- 6. the failure test ----
+section "failure test: a job that raises must fail the run (limit $FAIL_LIMIT s)"
+t=$SECONDS
+rc=0
+timeout -k 30 "$FAIL_LIMIT" "${SMK[@]}" --configfile config/ci.yaml .ci/slurm-fail.yaml \
+  -- results/models/ci-missing-model/model.json 2>&1 | tee "$STATE/log/fail.out" || rc=$?
+[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "snakemake hung on a failed SLURM job (killed after $FAIL_LIMIT s)"
+[ "$rc" -ne 0 ] || fail "snakemake exited 0 although the job failed"
+grep -q "SLURM status is: 'FAILED'" "$STATE/log/fail.out" || fail "no FAILED SLURM job in the output"
+grep -q "holds no config.json" "$STATE/log/fail.out" || fail "the job's own error is not in the output"
+tries=$(( $(grep -c "has been submitted with SLURM jobid" "$STATE/log/fail.out" || true) ))
+[ "$tries" -gt 1 ] || fail "the failed job was not resubmitted (profiles/slurm sets retries)"
+FAIL_S=$((SECONDS - t))
+echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED"
+
+section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s"

@@ -1,0 +1,71 @@
+"""config/paper/*.yaml: valid, SVG Table 3's settings, the paper's grid, and a DAG that plans.
+
+The dry runs of every paper config (with their job counts and times) are in `.ci/run`
+(`python -m svgap.bench_dag`); here one config is planned through the Snakemake API.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import ROOT, clone, names, planned
+from snakemake.utils import validate
+
+PAPER = sorted((ROOT / "config" / "paper").glob("*.yaml"))
+MODELS = {"phi-4-mini": "microsoft/Phi-4-mini-instruct", "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
+          "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct",
+          "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct"}
+TABLE3 = {  # SVG Table 3
+    ("finetune", "lr"): 1e-5, ("finetune", "weight_decay"): 0.01, ("loop", "temperature"): 1.0,
+    ("verifier", "temperature"): 0.1, ("loop", "n_samples"): 16, ("loop", "max_new_tokens"): 512,
+    ("finetune", "lora_rank"): 16, ("finetune", "lora_dropout"): 0.5, ("finetune", "batch_size"): 256,
+    ("loop", "epochs"): 10, ("loop", "checkpoints_per_epoch"): 2,
+}
+
+
+def merged(path: Path) -> dict:
+    """config/config.yaml overlaid with `path` (nested dicts merged, as Snakemake does), defaults filled."""
+    def update(base, new):
+        for key, value in new.items():
+            base[key] = update(base.get(key, {}), value) if isinstance(value, dict) else value
+        return base
+
+    config = update(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), yaml.safe_load(path.read_text()))
+    validate(config, str(ROOT / "config" / "schema.yaml"))
+    return config
+
+
+def test_the_paper_configs_are_there():
+    assert {p.stem for p in PAPER} == {"all", "math", "prontoqa_mbpp"}
+
+
+@pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
+def test_paper_config_has_table_3_and_the_paper_models(path):
+    config = merged(path)
+    for (section, key), value in TABLE3.items():
+        assert config[section][key] == pytest.approx(value), f"{path.name}: {section}.{key}"
+    assert config["runs"]["models"] == list(MODELS)
+    for name, hub_id in MODELS.items():
+        assert config["models"][name] == {**config["models"][name], "source": "hub", "id": hub_id}
+    assert config["runs"]["simulated"] is False  # the embedded default's simulated reference stays out
+
+
+def test_the_grids_are_the_papers():
+    runs = {p.stem: merged(p)["runs"] for p in PAPER}
+    assert runs["all"]["tasks"] == ["gsm8k", "math", "prontoqa", "mbpp"] and runs["all"]["methods"] == ["tf", "qe"]
+    assert runs["math"]["tasks"] == ["gsm8k", "math"] and runs["math"]["methods"] == ["tf", "qe"]
+    assert runs["prontoqa_mbpp"]["tasks"] == ["prontoqa", "mbpp"] and runs["prontoqa_mbpp"]["methods"] == ["tf"]
+
+
+def test_a_paper_config_plans_every_half_epoch_checkpoint(tmp_path):
+    workdir = clone(tmp_path / "wf")
+    (workdir / "data").mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "prontoqa.json", workdir / "data" / "prontoqa.json")
+    out = planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
+    checkpoints = 21  # t = 0, 0.5, ..., 10
+    assert len(names(out, "generations.parquet")) == 5 * 2 * checkpoints * 2  # models x tasks x t x splits
+    assert len(names(out, "adapter_half")) == len(names(out, "/adapter")) - len(names(out, "adapter_half")) == 5 * 2 * 10
+    assert names(out, "llama-3.1-8b/mbpp/tf/seed0/epoch9.5/test/metrics.parquet")
+    assert not names(out, "simulated") and not names(out, "smollm2")
+    assert "results/analysis/table2.md" in out
