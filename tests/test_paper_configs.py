@@ -65,7 +65,8 @@ def test_a_paper_config_plans_every_half_epoch_checkpoint(tmp_path):
     out = planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
     checkpoints = 21  # t = 0, 0.5, ..., 10
     assert len(names(out, "generations.parquet")) == 5 * 2 * checkpoints * 2  # models x tasks x t x splits
-    assert len(names(out, "adapter_half")) == len(names(out, "/adapter")) - len(names(out, "adapter_half")) == 5 * 2 * 10
+    half = names(out, "adapter_half")
+    assert len(half) == len(names(out, "/adapter") - half) == 5 * 2 * 10  # one of each per finetune
     assert names(out, "llama-3.1-8b/mbpp/tf/seed0/epoch9.5/test/metrics.parquet")
     assert not names(out, "simulated") and not names(out, "smollm2")
     assert "results/analysis/table2.md" in out
