@@ -1,5 +1,6 @@
 """Running the workflow from tests: a fresh copy of it, snakemake on it, and dry-run plans."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -38,20 +39,38 @@ def tables_of(workdir: Path) -> dict[str, pl.DataFrame]:
     return {str(p.relative_to(root)): pl.read_parquet(p) for p in sorted(root.rglob("*.parquet"))}
 
 
+def dry_run_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> list[str]:
+    """Outputs a dry run would (re)make, through the Snakemake API (in the calling process)."""
+    outputs: list[str] = []
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
+                                config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
+                                snakefile=Path(snakefile), workdir=Path(workdir))
+        workflow.dag().execute_workflow(executor="dryrun", updated_files=outputs)
+    return [str(o) for o in outputs]
+
+
 def planned(workdir: Path, overlay: dict | None = None, configfile: str = "config/ci.yaml") -> set[str]:
-    """Outputs a dry run would (re)make, through the Snakemake API, with an optional config overlay."""
+    """Outputs a dry run would (re)make, with an optional config overlay.
+
+    The dry run happens in a child process: a workflow built in the test process leaves Snakemake
+    objects in module namespaces that later break vLLM's start-up scan of sys.modules (its kernel
+    dispatcher calls vars(x).get on every module attribute; Snakemake's storage proxy answers any
+    attribute), and it changes the working directory.
+    """
     configfiles = [workdir / configfile]
     if overlay:
         path = workdir / "config" / "overlay.yaml"
         path.write_text(yaml.safe_dump(overlay))
         configfiles.append(path)
-    outputs: list[str] = []
-    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
-                                config_settings=ConfigSettings(configfiles=configfiles),
-                                snakefile=workdir / "Snakefile", workdir=workdir)
-        workflow.dag().execute_workflow(executor="dryrun", updated_files=outputs)
-    return {str(o) for o in outputs}
+    code = ("import json, sys; from helpers import dry_run_outputs; "
+            "print(json.dumps(dry_run_outputs(*json.loads(sys.argv[1]))))")
+    args = json.dumps([str(workdir / "Snakefile"), str(workdir), [str(c) for c in configfiles]])
+    done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"dry run failed:\n{done.stderr[-5000:]}")
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def names(outputs: set[str], *parts: str) -> set[str]:

@@ -62,6 +62,7 @@ def lora_id(adapter: Path) -> int:
 def set_vllm_environment(threads: int, kv_cache_gib: float) -> None:
     """Settings vLLM reads at import time; values the user exported win."""
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine in this process
+    os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "0")  # keep the rule's log handlers (vLLM's records join them)
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))  # CPU only: GiB of KV cache
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # CPU only: else vLLM drops to one thread
 
