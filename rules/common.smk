@@ -15,7 +15,6 @@ def checkpoints():
 
 
 
-
 def check_config():
     """Cross-references the schema cannot express; the message names the offending key."""
     for section in ("models", "tasks"):
@@ -96,9 +95,14 @@ def get_metrics(w):
     return [f"{d}/epoch{t}/{s}/metrics.parquet" for t in checkpoints() for s in SPLITS]
 
 
+def backend_of(model):
+    """The inference backend of a model: its own `backend`, else `inference.backend`."""
+    return config["models"][model].get("backend") or config["inference"]["backend"]
+
+
 def inference_params(w):
     """The inference settings of the run's model: `inference`, its backend overridden by the model's."""
-    backend = config["models"][w.model].get("backend") or config["inference"]["backend"]
+    backend = backend_of(w.model)
     # only the backend's own settings, so that tuning one backend does not rerun the other's jobs
     unused = ("vllm",) if backend == "transformers" else ("max_batch_tokens", "max_batch_rows")
     return {k: v for k, v in config["inference"].items() if k not in unused} | {"backend": backend}
@@ -114,7 +118,7 @@ def get_model_env(w):
 
 # one environment when every model uses the same backend: a fixed path, resolved once per rule
 # (a function is called for every job, which a dry run of the paper grid notices)
-_backends = {config["models"][m].get("backend") or config["inference"]["backend"] for m in config["runs"]["models"]}
+_backends = {backend_of(m) for m in config["runs"]["models"]}
 MODEL_ENV = MODEL_ENVS[_backends.pop()] if len(_backends) == 1 else get_model_env
 
 
