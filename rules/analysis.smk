@@ -99,78 +99,32 @@ rule cross_improvement:
         STAGE_SCRIPT
 
 
-rule plot_fits:
-    """Fig. 4 / 14-17: trajectories with their exponential fits and R^2."""
+rule plot_analysis:
+    """The run's figures: Fig. 4 / 14-17 (fits with R^2), Fig. 2 / 8 (dG/dt against G with the linear
+    fit), the fan chart of the early prediction, the model comparison (AICc, held-out RMSE)."""
     input:
         trajectory="results/{run}/trajectory.parquet",
         fits="results/{run}/analysis/fits.parquet",
-    output:
-        png=report("results/{run}/analysis/fits.png", caption="../docs/report/fits.rst", category="Dynamics"),
-        pdf="results/{run}/analysis/fits.pdf",
-    params:
-        plot=config["plot"],
-        unit=ANALYSIS["unit"],
-        title=lambda w: w.run,
-    log:
-        "results/{run}/logs/plot_fits.log",
-    conda:
-        "../envs/tables.yaml"
-    script:
-        STAGE_SCRIPT
-
-
-rule plot_dgdt:
-    """Fig. 2 / 8: dG/dt against G with the linear fit."""
-    input:
         points="results/{run}/analysis/dgdt_points.parquet",
         dgdt="results/{run}/analysis/dgdt.parquet",
-    output:
-        png=report("results/{run}/analysis/dgdt.png", caption="../docs/report/dgdt.rst", category="Dynamics"),
-        pdf="results/{run}/analysis/dgdt.pdf",
-    params:
-        plot=config["plot"],
-        title=lambda w: w.run,
-    log:
-        "results/{run}/logs/plot_dgdt.log",
-    conda:
-        "../envs/tables.yaml"
-    script:
-        STAGE_SCRIPT
-
-
-rule plot_prediction:
-    """Fan chart of the early prediction."""
-    input:
-        trajectory="results/{run}/trajectory.parquet",
         curves="results/{run}/analysis/prediction.parquet",
         scores="results/{run}/analysis/prediction_scores.parquet",
+        comparison="results/{run}/analysis/comparison.parquet",
     output:
-        png=report("results/{run}/analysis/prediction.png", caption="../docs/report/prediction.rst", category="Dynamics"),
-        pdf="results/{run}/analysis/prediction.pdf",
+        fits_png=report("results/{run}/analysis/fits.png", caption="../docs/report/fits.rst", category="Dynamics"),
+        fits_pdf="results/{run}/analysis/fits.pdf",
+        dgdt_png=report("results/{run}/analysis/dgdt.png", caption="../docs/report/dgdt.rst", category="Dynamics"),
+        dgdt_pdf="results/{run}/analysis/dgdt.pdf",
+        prediction_png=report("results/{run}/analysis/prediction.png", caption="../docs/report/prediction.rst", category="Dynamics"),
+        prediction_pdf="results/{run}/analysis/prediction.pdf",
+        comparison_png=report("results/{run}/analysis/comparison.png", caption="../docs/report/comparison.rst", category="Dynamics"),
+        comparison_pdf="results/{run}/analysis/comparison.pdf",
     params:
         plot=config["plot"],
         unit=ANALYSIS["unit"],
         title=lambda w: w.run,
     log:
-        "results/{run}/logs/plot_prediction.log",
-    conda:
-        "../envs/tables.yaml"
-    script:
-        STAGE_SCRIPT
-
-
-rule plot_comparison:
-    """The model comparison: AICc and held-out RMSE per family."""
-    input:
-        comparison="results/{run}/analysis/comparison.parquet",
-    output:
-        png=report("results/{run}/analysis/comparison.png", caption="../docs/report/comparison.rst", category="Dynamics"),
-        pdf="results/{run}/analysis/comparison.pdf",
-    params:
-        plot=config["plot"],
-        title=lambda w: w.run,
-    log:
-        "results/{run}/logs/plot_comparison.log",
+        "results/{run}/logs/plot_analysis.log",
     conda:
         "../envs/tables.yaml"
     script:

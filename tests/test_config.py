@@ -7,6 +7,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from svgap.config import load as load_config
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "config" / "schema.yaml")
 
@@ -71,3 +73,18 @@ def test_every_property_is_described():
             walk(node["additionalProperties"], where + "*.")
 
     walk(schema, "")
+
+
+def test_load_merges_overlays_as_snakemake_does_and_fills_defaults(tmp_path):
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(yaml.safe_dump({"loop": {"n_samples": 3}, "runs": {"seeds": [4, 5]}}))
+    second.write_text(yaml.safe_dump({"loop": {"epochs": 2}, "runs": {"seeds": [7]}}))
+    base = load()
+    cfg = load_config(first, second, root=ROOT)
+    assert cfg["loop"]["n_samples"] == 3 and cfg["loop"]["epochs"] == 2  # nested keys merged, in order
+    assert cfg["loop"]["max_new_tokens"] == base["loop"]["max_new_tokens"]  # siblings kept
+    assert cfg["runs"]["seeds"] == [7] and cfg["runs"]["models"] == base["runs"]["models"]  # lists replaced
+    assert cfg["verifier"]["temperature"] == 0.1  # a schema default
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"loop": {"n_samples": 0}}))
+    with pytest.raises(Exception, match="n_samples"):
+        load_config(tmp_path / "bad.yaml", root=ROOT)

@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from helpers import ROOT, clone, names, planned
-from snakemake.utils import validate
+
+from svgap.config import load as load_config
 
 PAPER = sorted((ROOT / "config" / "paper").glob("*.yaml"))
 MODELS = {"phi-4-mini": "microsoft/Phi-4-mini-instruct", "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
@@ -25,15 +25,7 @@ TABLE3 = {  # SVG Table 3
 
 
 def merged(path: Path) -> dict:
-    """config/config.yaml overlaid with `path` (nested dicts merged, as Snakemake does), defaults filled."""
-    def update(base, new):
-        for key, value in new.items():
-            base[key] = update(base.get(key, {}), value) if isinstance(value, dict) else value
-        return base
-
-    config = update(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), yaml.safe_load(path.read_text()))
-    validate(config, str(ROOT / "config" / "schema.yaml"))
-    return config
+    return load_config(path, root=ROOT)
 
 
 def test_the_paper_configs_are_there():
@@ -70,3 +62,14 @@ def test_a_paper_config_plans_every_half_epoch_checkpoint(tmp_path):
     assert names(out, "llama-3.1-8b/mbpp/tf/seed0/epoch9.5/test/metrics.parquet")
     assert not names(out, "simulated") and not names(out, "smollm2")
     assert "results/analysis/table2.md" in out
+
+
+def test_a_missing_local_dataset_stops_the_plan_and_names_the_file(tmp_path):
+    """The data rule's inputs are the task's files (rules/common.smk get_task_files): a paper config
+    whose ProntoQA copy is absent fails before any job, naming the file; once there, it plans."""
+    workdir = clone(tmp_path / "wf")
+    with pytest.raises(RuntimeError, match="data/prontoqa.json"):
+        planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
+    (workdir / "data").mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "prontoqa.json", workdir / "data" / "prontoqa.json")
+    assert "results/data/prontoqa/train.parquet" in planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")

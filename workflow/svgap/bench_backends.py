@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 from svgap import models
 from svgap.chat import render
+from svgap.config import load as load_config
 from svgap.seeds import stable_seed
 from svgap.tasks import make_task
 
@@ -50,14 +50,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", type=Path, help="a converted model folder (default: convert the embedded GGUF)")
     args = parser.parse_args()
-    base = yaml.safe_load(Path("config/config.yaml").read_text())
-    overlay = yaml.safe_load(args.config.read_text())
-    config = {k: {**base.get(k, {}), **overlay[k]} if isinstance(overlay.get(k), dict) else overlay.get(k, base.get(k))
-              for k in set(base) | set(overlay)}
+    config = load_config(args.config)
     loop = config["loop"]
-    n = args.n or loop.get("n_samples", 16)
-    max_new = args.max_new_tokens or loop.get("max_new_tokens", 512)
-    temperature = loop.get("temperature", 1.0)
+    n = args.n or loop["n_samples"]
+    max_new = args.max_new_tokens or loop["max_new_tokens"]
+    temperature = loop["temperature"]
     torch.set_num_threads(args.threads)
     device = models.pick_device("auto")
     dtype = models.pick_dtype("auto", device)

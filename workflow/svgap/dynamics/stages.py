@@ -90,6 +90,17 @@ def plot_run(kind: str, inputs: dict, out: dict, *, plot: dict, title: str, unit
         raise ValueError(f"unknown figure {kind!r}")
 
 
+FIGURES = ("fits", "dgdt", "prediction", "comparison")
+
+
+def plot_figures(inputs: dict, out: dict, *, plot: dict, title: str, unit: str = "total") -> None:
+    """Every figure of a run's analysis; `out` holds <figure>_png and <figure>_pdf for each of FIGURES."""
+    for kind in FIGURES:
+        plot_run(kind, inputs, {"png": out[f"{kind}_png"], "pdf": out[f"{kind}_pdf"]}, plot=plot, title=title,
+                 unit=unit)
+        log.info("%s: %s", kind, out[f"{kind}_png"])
+
+
 def paper_tables(inputs: dict, out: dict, *, runs: list[dict], split: str, confidence: float) -> None:
     """Tables across runs: combined Parquet/CSV, Table 2, Table 4, parameters, comparison, early prediction."""
     def combined(key: str, kind: str) -> pl.DataFrame:

@@ -80,10 +80,6 @@ class Task(ABC):
         pred = self.extract(response)
         return {"pred": pred, "correct": self.is_correct(pred, answer)}
 
-    def files(self) -> list[str]:
-        """Local files the task reads its items from (inputs of the data rule, so edits rerun it)."""
-        return []
-
     def solver_messages(self, question: str) -> list[dict[str, str]]:
         messages = []
         for q, a in self.solver_shots:

@@ -25,9 +25,6 @@ class DatasetTask(Task):
     #: the key of `loading.CONVERTERS` for this dataset's format
     dataset: str = ""
 
-    def files(self) -> list[str]:
-        return [str(self.options[k]) for k in ("train_path", "test_path", "path") if self.options.get(k)]
-
     def _load(self, path: str) -> list[Item]:
         items, skipped = loading.load_split(path, self.dataset, self.options.get("bad_rows", "error"))
         if skipped:
