@@ -4,7 +4,7 @@ config/tasks.yaml names the fixtures of tests/fixtures as the tasks' files. Snak
 tables from them (the `data` rule, so the config route is the real one) and converts the model; then
 each task goes through one whole self-improvement round in-process — generate, verify, select (grade,
 Best-of-N, metrics) on both splits at t = 0, finetune, and the same at t = 1 with the new adapter — calling the
-stage functions the rules call, with the params the rules pass. Running the 121 jobs of this config
+stage functions the rules call, with the params the rules pass. Running the 100 jobs of this config
 through Snakemake itself would take most of an hour on 2 cores (a Python start and a model load per
 job); the rules' wiring is tested on config/ci.yaml by test_workflow.py.
 """

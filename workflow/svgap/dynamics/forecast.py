@@ -34,6 +34,8 @@ def early_prediction(t, U_s, U_v, first: list[float], eps: float,
                      settings: FitSettings = DEFAULT) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(curves, scores): per k in `first`, the predicted U_s curve with its band, and the scores."""
     t, U_s, U_v = (np.asarray(x, dtype=float) for x in (t, U_s, U_v))
+    # the whole run's fit again (as in fits.parquet), not read from there: predict_early then depends on
+    # the trajectory and its own settings only, so a dG/dt setting does not rerun it (one more fit, well under a second)
     full = fit_joint(t, U_s, U_v, settings)
     full_inf = full.value("U_s_inf")
     last = int(np.nanargmax(np.where(np.isfinite(U_s), t, np.nan)))
