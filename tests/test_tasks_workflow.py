@@ -4,7 +4,7 @@ config/tasks.yaml names the fixtures of tests/fixtures as the tasks' files. Snak
 tables from them (the `data` rule, so the config route is the real one) and converts the model; then
 each task goes through one whole self-improvement round in-process — generate, verify, grade, select,
 metrics on both splits at t = 0, finetune, and the same at t = 1 with the new adapter — calling the
-stage functions the rules call, with the params the rules pass. Running the 139 jobs of this config
+stage functions the rules call, with the params the rules pass. Running the 184 jobs of this config
 through Snakemake itself would take most of an hour on 2 cores (a Python start and a model load per
 job); the rules' wiring is tested on config/ci.yaml by test_workflow.py.
 """
@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 from helpers import ROOT, clone, snakemake
-from snakemake.utils import validate
 
 from svgap import stages, trajectory
+from svgap.config import load as load_config
 
 pytestmark = pytest.mark.slow
 
@@ -29,16 +28,7 @@ EXTRA_COLUMNS = {"gsm8k": {"pred_strict", "pred_flexible", "correct_strict", "co
                  "mbpp": {"tests_passed", "sandbox_status"}}
 
 
-def merged_config() -> dict:
-    """config/config.yaml overlaid with config/tasks.yaml, schema defaults filled (as Snakemake does)."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for key, value in yaml.safe_load((ROOT / CONFIG).read_text()).items():
-        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
-    validate(config, str(ROOT / "config" / "schema.yaml"))
-    return config
-
-
-CFG = merged_config()
+CFG = load_config(ROOT / CONFIG, root=ROOT)
 TASKS = CFG["runs"]["tasks"]
 
 

@@ -90,12 +90,9 @@ def plot_run(kind: str, inputs: dict, out: dict, *, plot: dict, title: str, unit
         raise ValueError(f"unknown figure {kind!r}")
 
 
-FIGURES = ("fits", "dgdt", "prediction", "comparison")
-
-
 def plot_figures(inputs: dict, out: dict, *, plot: dict, title: str, unit: str = "total") -> None:
-    """Every figure of a run's analysis; `out` holds <figure>_png and <figure>_pdf for each of FIGURES."""
-    for kind in FIGURES:
+    """Every figure the rule names: `<figure>_png` and `<figure>_pdf` in `out`, `<figure>` a kind of plot_run."""
+    for kind in [key.removesuffix("_png") for key in out if key.endswith("_png")]:
         plot_run(kind, inputs, {"png": out[f"{kind}_png"], "pdf": out[f"{kind}_pdf"]}, plot=plot, title=title,
                  unit=unit)
         log.info("%s: %s", kind, out[f"{kind}_png"])
