@@ -41,3 +41,22 @@ def test_dtype_choice():
     assert models.pick_dtype("bfloat16", cpu) == torch.bfloat16
     expected = torch.bfloat16 if models.cpu_supports_bf16() else torch.float32
     assert models.pick_dtype("auto", cpu) == expected
+
+
+def test_vml_dispatch_is_settled_before_the_model_loads(model_dir, monkeypatch):
+    """oneMKL's VML first-call race (pytorch#188792) made two seeded runs differ: load_model settles it first."""
+    calls = []
+    monkeypatch.setattr(models, "resolve_vml_dispatch", lambda: calls.append("vml"))
+    real = torch.nn.Module.to
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: (calls.append("model"), real(self, *a, **k))[1])
+    models.load_model({"location": str(model_dir)}, torch.float32, torch.device("cpu"))
+    assert calls[:2] == ["vml", "model"]
+
+
+def test_every_vml_function_is_called_once_per_precision(monkeypatch):
+    seen = []
+    for name in models.VML_FUNCTIONS:
+        real = getattr(torch, name)
+        monkeypatch.setattr(torch, name, lambda x, real=real, name=name: (seen.append((name, str(x.dtype), x.numel())), real(x))[1])
+    models.resolve_vml_dispatch()
+    assert sorted(seen) == sorted((n, d, 1) for n in models.VML_FUNCTIONS for d in ("torch.float32", "torch.float64"))

@@ -135,10 +135,32 @@ def eos_token_ids(desc: dict, tokenizer) -> list[int]:
     return sorted({int(e) for e in [*eos, tokenizer.eos_token_id] if e is not None})
 
 
+# The float unary ops ATen hands to oneMKL's VML (aten/src/ATen/cpu/vml.h), float32 and float64.
+VML_FUNCTIONS = ("acos", "asin", "atan", "cos", "erf", "erfc", "erfinv", "exp", "log", "log10", "log2", "sin",
+                 "sqrt", "tan", "tanh", "trunc")
+
+
+def resolve_vml_dispatch() -> None:
+    """Call each VML function once, on one element, in this thread, before any multi-threaded use.
+
+    oneMKL 2024.2 (the one inside the torch 2.13 wheels) picks each VML function's kernel on its first
+    call; when that first call runs on several intra-op threads at once, one thread's chunk can go
+    through a low-accuracy kernel (pytorch/pytorch#188792). Here it hit the rotary embedding's cos and
+    sin in the first forward of a process, in 7 of 40 fresh processes: the logits, and so P(correct)
+    and NLLs, moved by ~1e-4, and two runs with the same seed differed. One single-threaded call per
+    function settles the dispatch; later calls are bitwise the same in every process.
+    """
+    for name in VML_FUNCTIONS:
+        for dtype in (torch.float32, torch.float64):
+            getattr(torch, name)(torch.full((1,), 0.5, dtype=dtype))
+
+
 def load_model(desc: dict, dtype: torch.dtype, device: torch.device, adapter: Path | None = None,
                merge: bool = True):
     """The base model of `desc`, with the LoRA `adapter` applied (merged for inference by default)."""
     from transformers import AutoModelForCausalLM
+
+    resolve_vml_dispatch()  # before the first forward: see there
 
     model = AutoModelForCausalLM.from_pretrained(desc["location"], revision=desc.get("revision"),
                                                  dtype=dtype).to(device)
