@@ -8,6 +8,11 @@ T = config["loop"]["epochs"]
 HALF = config["loop"]["checkpoints_per_epoch"] == 2
 
 
+def by_split(name, pattern):
+    """Named files of both splits, {name_train: ..., name_test: ...}: `pattern` with {split} filled in."""
+    return {f"{name}_{split}": pattern.replace("{split}", split) for split in SPLITS}
+
+
 def checkpoints():
     """The checkpoint labels evaluated (the `t` wildcard): 0, 1, ..., T, and 0.5, 1.5, ... with HALF."""
     whole = [str(t) for t in range(T + 1)]

@@ -1,16 +1,19 @@
-# One epoch of SVG Algorithm 1, per split: generate -> verify -> grade -> select -> metrics.
-# The train split's picks feed finetune, whose adapter is the model of the next epoch; the test
-# split runs the same stages on held-out prompts (the evaluation of that epoch's model).
+# One checkpoint of SVG Algorithm 1: generate -> verify -> select (grade, Best-of-N pick, metrics).
+# Each job covers both splits of its checkpoint: the train split's picks feed finetune, whose adapter
+# is the model of the next epoch; the test split runs the same steps on held-out prompts (the
+# evaluation of that checkpoint's model). One job per checkpoint and stage, not per split: one model
+# load (one vLLM engine start on a GPU) serves both splits, and the paper's grid stays at a job count
+# Snakemake plans in seconds (docs/design.md).
 
 
 rule generate:
-    """N samples per prompt at the solver temperature; NLL from the same pass."""
+    """N samples per prompt at the solver temperature, both splits; NLL from the same pass."""
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
-        data="results/data/{task}/{split}.parquet",
+        **by_split("data", "results/data/{task}/{split}.parquet"),
     output:
-        "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
+        **by_split("generations", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet"),
     params:
         task=task_params,
         n_samples=config["loop"]["n_samples"],
@@ -19,9 +22,9 @@ rule generate:
         inference=inference_params,
     threads: config["inference"]["threads"]
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/generate.log",
+        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/generate.log",
     benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/{split}/generate.tsv"
+        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/generate.tsv"
     conda:
         MODEL_ENV
     script:
@@ -29,14 +32,14 @@ rule generate:
 
 
 rule verify:
-    """The same model scores every sample: TF, QE and P(correct)."""
+    """The same model scores every sample of both splits: TF, QE and P(correct)."""
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
-        data="results/data/{task}/{split}.parquet",
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
+        **by_split("data", "results/data/{task}/{split}.parquet"),
+        **by_split("generations", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet"),
     output:
-        "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet",
+        **by_split("verify", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet"),
     params:
         task=task_params,
         verifier={
@@ -47,64 +50,34 @@ rule verify:
         inference=inference_params,
     threads: config["inference"]["threads"]
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/verify.log",
+        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/verify.log",
     benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/{split}/verify.tsv"
+        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/verify.tsv"
     conda:
         MODEL_ENV
     script:
         STAGE_SCRIPT
 
 
-rule grade:
-    """Correctness of every sample against the gold answer."""
+rule select:
+    """Per split: correctness against the gold answer, the Best-of-N pick of Eq. 4 (score >= sigma,
+    then lowest NLL / length), and U_s, U_v, G, accuracies and verifier diagnostics of the checkpoint."""
     input:
-        data="results/data/{task}/{split}.parquet",
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
+        **by_split("data", "results/data/{task}/{split}.parquet"),
+        **by_split("generations", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet"),
+        **by_split("verify", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet"),
     output:
-        "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/grades.parquet",
+        **by_split("grades", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/grades.parquet"),
+        **by_split("picks", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/picks.parquet"),
+        **by_split("metrics", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/metrics.parquet"),
     params:
         task=task_params,
-    log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/grade.log",
-    conda:
-        "../envs/tables.yaml"
-    script:
-        STAGE_SCRIPT
-
-
-rule select:
-    """The Best-of-N pick of Eq. 4: score >= sigma, then lowest NLL / length."""
-    input:
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
-        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet",
-        grades="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/grades.parquet",
-    output:
-        "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/picks.parquet",
-    params:
         sigma=lambda w: config["verifier"]["sigma"][w.method],
         empty_policy=config["verifier"]["empty_policy"],
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/select.log",
-    conda:
-        "../envs/tables.yaml"
-    script:
-        STAGE_SCRIPT
-
-
-rule metrics:
-    """U_s, U_v, G (total and per token), accuracies and verifier diagnostics of one epoch."""
-    input:
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet",
-        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet",
-        grades="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/grades.parquet",
-        picks="results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/picks.parquet",
-    output:
-        "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/metrics.parquet",
-    params:
-        sigma=lambda w: config["verifier"]["sigma"][w.method],
-    log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/{split}/metrics.log",
+        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/select.log",
+    benchmark:
+        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/select.tsv"
     conda:
         "../envs/tables.yaml"
     script:
@@ -118,7 +91,7 @@ rule finetune:
         adapter=get_previous_adapter,
         picks=get_previous_picks,
     output:
-        adapter=directory("results/{model}/{task}/{method}/seed{seed}/epoch{t,\d+}/adapter"),
+        adapter=directory(r"results/{model}/{task}/{method}/seed{seed}/epoch{t,\d+}/adapter"),
         **({"half": directory("results/{model}/{task}/{method}/seed{seed}/epoch{t}/adapter_half")} if HALF else {}),
     params:
         spec=config["finetune"],

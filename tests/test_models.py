@@ -55,8 +55,14 @@ def test_vml_dispatch_is_settled_before_the_model_loads(model_dir, monkeypatch):
 
 def test_every_vml_function_is_called_once_per_precision(monkeypatch):
     seen = []
+
+    def recording(name, real):
+        def call(x):
+            seen.append((name, str(x.dtype), x.numel()))
+            return real(x)
+        return call
+
     for name in models.VML_FUNCTIONS:
-        real = getattr(torch, name)
-        monkeypatch.setattr(torch, name, lambda x, real=real, name=name: (seen.append((name, str(x.dtype), x.numel())), real(x))[1])
+        monkeypatch.setattr(torch, name, recording(name, getattr(torch, name)))
     models.resolve_vml_dispatch()
     assert sorted(seen) == sorted((n, d, 1) for n in models.VML_FUNCTIONS for d in ("torch.float32", "torch.float64"))

@@ -2,9 +2,9 @@
 
 config/tasks.yaml names the fixtures of tests/fixtures as the tasks' files. Snakemake makes the data
 tables from them (the `data` rule, so the config route is the real one) and converts the model; then
-each task goes through one whole self-improvement round in-process — generate, verify, grade, select,
-metrics on both splits at t = 0, finetune, and the same at t = 1 with the new adapter — calling the
-stage functions the rules call, with the params the rules pass. Running the 184 jobs of this config
+each task goes through one whole self-improvement round in-process — generate, verify, select (grade,
+Best-of-N, metrics) on both splits at t = 0, finetune, and the same at t = 1 with the new adapter — calling the
+stage functions the rules call, with the params the rules pass. Running the 100 jobs of this config
 through Snakemake itself would take most of an hour on 2 cores (a Python start and a model load per
 job); the rules' wiring is tested on config/ci.yaml by test_workflow.py.
 """
@@ -48,26 +48,27 @@ def one_round(workdir: Path, task: str) -> Path:
     the_task = {"kind": CFG["tasks"][task]["kind"], "options": CFG["tasks"][task]["options"]}
     sigma = verifier["sigma"]["tf"]
     adapter = None
+    splits = ("train", "test")
+    data = {s: workdir / f"results/data/{task}/{s}.parquet" for s in splits}
     for t in (0, 1):
-        for split in ("train", "test"):
-            data, e = workdir / f"results/data/{task}/{split}.parquet", run / f"epoch{t}" / split
-            e.mkdir(parents=True)
-            common = dict(seed=0, split=split, t=t, inference=inference, threads=2)
-            stages.generate(model, adapter, data, e / "generations.parquet", task=the_task,
-                            n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
-                            temperature=CFG["loop"]["temperature"], **common)
-            stages.verify_samples(model, adapter, data, e / "generations.parquet", e / "verify.parquet",
-                                  task=the_task, verifier={k: v for k, v in verifier.items()
-                                                           if k not in ("sigma", "empty_policy")}, **common)
-            stages.grade(data, e / "generations.parquet", e / "grades.parquet", task=the_task)
-            stages.select(e / "generations.parquet", e / "verify.parquet", e / "grades.parquet", e / "picks.parquet",
-                          method="tf", sigma=sigma, empty_policy=verifier["empty_policy"])
-            stages.compute_metrics(e / "generations.parquet", e / "verify.parquet", e / "grades.parquet",
-                                   e / "picks.parquet", e / "metrics.parquet", method="tf", sigma=sigma,
-                                   split=split, t=t)
+        e = run / f"epoch{t}"
+        files = {name: {s: e / s / f"{name}.parquet" for s in splits}
+                 for name in ("generations", "verify", "grades", "picks", "metrics")}
+        for s in splits:
+            (e / s).mkdir(parents=True)
+        common = dict(seed=0, t=t, inference=inference, threads=2)
+        stages.generate(model, adapter, data, files["generations"], task=the_task,
+                        n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
+                        temperature=CFG["loop"]["temperature"], **common)
+        stages.verify_samples(model, adapter, data, files["generations"], files["verify"], task=the_task,
+                              verifier={k: v for k, v in verifier.items() if k not in ("sigma", "empty_policy")},
+                              **common)
+        stages.select_and_measure(data, files["generations"], files["verify"],
+                                  {name: files[name] for name in ("grades", "picks", "metrics")}, task=the_task,
+                                  method="tf", sigma=sigma, empty_policy=verifier["empty_policy"], t=t)
         if t == 0:
             adapter = run / "epoch1" / "adapter"
-            stages.finetune(model, None, run / "epoch0" / "train" / "picks.parquet", adapter, spec=CFG["finetune"],
+            stages.finetune(model, None, files["picks"]["train"], adapter, spec=CFG["finetune"],
                             seed=0, t=0, inference=inference, threads=2)
     return run
 

@@ -133,8 +133,9 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     stages.make_data("arithmetic", {}, 3, 3, 0, tmp_path / "train.parquet", tmp_path / "test.parquet")
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
-    common = dict(task=task, seed=0, split="train", t=0, threads=2)
-    stages.generate(model_json, None, tmp_path / "train.parquet", tmp_path / "gen.parquet", n_samples=2,
+    common = dict(task=task, seed=0, t=0, threads=2)
+    data, gen = {"train": tmp_path / "train.parquet"}, {"train": tmp_path / "gen.parquet"}
+    stages.generate(model_json, None, data, gen, n_samples=2,
                     max_new_tokens=12, temperature=1.0, inference=inference, **common)
     gens = tables.read(tmp_path / "gen.parquet", "generations")
     assert gens.height == 6 and (gens["length"] > 0).all()
@@ -143,8 +144,8 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     verifier = {k: v for k, v in config["verifier"].items() if k not in ("sigma", "empty_policy")}
     out = {}
     for name in ("vllm", "transformers"):
-        stages.verify_samples(model_json, None, tmp_path / "train.parquet", tmp_path / "gen.parquet",
-                              tmp_path / f"verify-{name}.parquet", verifier=verifier,
+        stages.verify_samples(model_json, None, data, gen, {"train": tmp_path / f"verify-{name}.parquet"},
+                              verifier=verifier,
                               inference={**inference, "backend": name}, **common)
         out[name] = tables.read(tmp_path / f"verify-{name}.parquet", "verify")
     np.testing.assert_allclose(out["vllm"]["p_correct"], out["transformers"]["p_correct"], rtol=1e-3, atol=1e-4)

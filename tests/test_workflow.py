@@ -41,8 +41,13 @@ def test_the_run_produces_a_trajectory_with_every_epoch(first_run):
     assert (traj["model"] == "smollm2-135m").all() and (traj["n_samples"] == CI["loop"]["n_samples"]).all()
     for name in ("trajectory.png", "trajectory.pdf"):
         assert (first_run / RUN / name).stat().st_size > 1000
-    logs = list((first_run / RUN / "logs").rglob("*.log"))
-    assert len(logs) >= 5 * 2 * (T + 1) + T + 2
+    logs = {str(p.relative_to(first_run / RUN / "logs")) for p in (first_run / RUN / "logs").rglob("*.log")}
+    # one log per job: generate, verify, select per checkpoint (both splits), finetune per epoch, and the run's own
+    assert {f"epoch{t}/{step}.log" for t in range(T + 1) for step in ("generate", "verify", "select")} <= logs
+    assert {f"epoch{t}/finetune.log" for t in range(1, T + 1)} | {"trajectory.log", "plot_trajectory.log"} <= logs
+    for t in range(T + 1):
+        text = (first_run / RUN / "logs" / f"epoch{t}" / "select.log").read_text()
+        assert "train" in text and "test" in text  # both splits in the one job
     for t in range(1, T + 1):
         assert (first_run / RUN / f"epoch{t}" / "adapter" / "adapter_model.safetensors").is_file()
     assert (first_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
@@ -148,6 +153,6 @@ def test_half_epoch_checkpoints_are_evaluated(first_run, tmp_path):
     assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
     half, whole = workdir / RUN / "epoch1" / "adapter_half", workdir / RUN / "epoch1" / "adapter"
     assert pl.read_parquet(half / "train_log.parquet").height < pl.read_parquet(whole / "train_log.parquet").height
-    assert "epoch1/adapter_half" in (workdir / RUN / "logs" / "epoch0.5" / "train" / "generate.log").read_text()
+    assert "epoch1/adapter_half" in (workdir / RUN / "logs" / "epoch0.5" / "generate.log").read_text()
     fits = pl.read_parquet(workdir / RUN / "analysis" / "fits.parquet")
     assert fits.height > 0  # the analysis takes the fractional checkpoints (too few points to fit is a status)

@@ -27,6 +27,14 @@ def _optional(named, key: str):
     return value or None
 
 
+SPLITS = ("train", "test")
+
+
+def _by_split(named, name: str) -> dict[str, str]:
+    """{split: path} of the files a rule names `<name>_train` and `<name>_test` (rules/common.smk by_split)."""
+    return {split: named[f"{name}_{split}"] for split in SPLITS if f"{name}_{split}" in named.keys()}
+
+
 def _trajectory(metrics, out, run) -> None:
     tables.write(trajectory.build(list(metrics), dict(run)), out)
 
@@ -47,7 +55,7 @@ def run_rule(smk) -> None:
     p = dict(smk.params.items())
     threads = smk.threads
     # what identifies the job comes from its wildcards (in the output paths), not from params
-    job = {k: v for k, v in (("split", w.get("split")), ("method", w.get("method"))) if v is not None}
+    job = {"method": w.method} if "method" in w.keys() else {}
     if "seed" in w.keys():
         job["seed"] = int(w.seed)
     if "t" in w.keys():
@@ -55,15 +63,16 @@ def run_rule(smk) -> None:
     calls = {
         "data": lambda: stages.make_data(out_train=o.train, out_test=o.test, **p),
         "base_model": lambda: stages.base_model(out_json=o.descriptor, weights_dir=o.weights, **p),
-        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), i.data, o[0], threads=threads,
-                                            seed=job["seed"], split=job["split"], t=job["t"], **p),
-        "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), i.data, i.generations, o[0],
-                                                threads=threads, seed=job["seed"], split=job["split"], t=job["t"],
-                                                **p),
-        "grade": lambda: stages.grade(i.data, i.generations, o[0], **p),
-        "select": lambda: stages.select(i.generations, i.verify, i.grades, o[0], method=job["method"], **p),
-        "metrics": lambda: stages.compute_metrics(i.generations, i.verify, i.grades, i.picks, o[0],
-                                                  method=job["method"], split=job["split"], t=job["t"], **p),
+        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), _by_split(i, "data"),
+                                            _by_split(o, "generations"), threads=threads, seed=job["seed"],
+                                            t=job["t"], **p),
+        "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), _by_split(i, "data"),
+                                                _by_split(i, "generations"), _by_split(o, "verify"),
+                                                threads=threads, seed=job["seed"], t=job["t"], **p),
+        "select": lambda: stages.select_and_measure(
+            _by_split(i, "data"), _by_split(i, "generations"), _by_split(i, "verify"),
+            {name: _by_split(o, name) for name in ("grades", "picks", "metrics")},
+            method=job["method"], t=job["t"], **p),
         # the finetune producing epoch t trains on the picks of epoch t - 1
         "finetune": lambda: stages.finetune(i.model, _optional(i, "adapter"), i.picks, o.adapter, threads=threads,
                                             half_dir=_optional(o, "half"), seed=job["seed"], t=job["t"] - 1, **p),

@@ -1,4 +1,4 @@
-"""The stage entry points the Snakemake rules call, one function per rule.
+"""The stage entry points the Snakemake rules call, one function per rule, and the per-split steps of `select`.
 
 Each takes file paths and plain values (the rule's slice of the config), reads and writes the
 tables of `svgap.tables`, and logs its progress. Nothing here imports Snakemake: the functions run
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -93,43 +94,54 @@ def load_backend(model_json, adapter, inference: dict, threads: int):
     return desc, tokenizer, engine
 
 
-def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int, max_new_tokens: int,
-             temperature: float, seed: int, split: str, t: int, inference: dict, threads: int = 1) -> None:
+def generate(model_json, adapter, data: Mapping[str, Path], out: Mapping[str, Path], *, task: dict, n_samples: int,
+             max_new_tokens: int, temperature: float, seed: int, t: float, inference: dict, threads: int = 1) -> None:
+    """N samples per prompt of each split ({split: path} in `data` and `out`), one model load for all."""
     desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
-    data = tables.read(data_path, "data")
     the_task = make_task(task["kind"], task.get("options"))
-    prompts = [render(tokenizer, the_task.solver_messages(q), desc["chat_template"]) for q in data["prompt"]]
-    seeds = [stable_seed(seed, "generate", split, t, pid) for pid in data["prompt_id"]]
-    start = time.perf_counter()
-    done = backend.sample(prompts, n_samples, max_new_tokens, temperature, seeds)
-    elapsed = time.perf_counter() - start
-    rows = []
-    for pid, prompt, completions in zip(data["prompt_id"], prompts, done, strict=True):
-        for j, c in enumerate(completions):
-            rows.append({"prompt_id": pid, "sample": j, "prompt_token_ids": prompt, "token_ids": list(c.token_ids),
-                         "text": tokenizer.decode(c.token_ids, skip_special_tokens=True),
-                         "length": len(c.token_ids), "nll": c.nll, "finished": c.finished})
-    df = pl.DataFrame(rows, schema={"prompt_id": pl.String, "sample": pl.Int64, "prompt_token_ids": pl.List(pl.Int64),
-                                    "token_ids": pl.List(pl.Int64), "text": pl.String, "length": pl.Int64,
-                                    "nll": pl.Float64, "finished": pl.Boolean})
-    n_tokens = int(df["length"].sum())
-    log.info("generated %d samples, %d tokens in %.1f s (%.1f tokens/s)", df.height, n_tokens, elapsed,
-             n_tokens / elapsed if elapsed else float("nan"))
-    tables.write(df, out)
+    for split, data_path in data.items():
+        data_table = tables.read(data_path, "data")
+        prompts = [render(tokenizer, the_task.solver_messages(q), desc["chat_template"]) for q in data_table["prompt"]]
+        seeds = [stable_seed(seed, "generate", split, t, pid) for pid in data_table["prompt_id"]]
+        start = time.perf_counter()
+        done = backend.sample(prompts, n_samples, max_new_tokens, temperature, seeds)
+        elapsed = time.perf_counter() - start
+        rows = []
+        for pid, prompt, completions in zip(data_table["prompt_id"], prompts, done, strict=True):
+            for j, c in enumerate(completions):
+                rows.append({"prompt_id": pid, "sample": j, "prompt_token_ids": prompt, "token_ids": list(c.token_ids),
+                             "text": tokenizer.decode(c.token_ids, skip_special_tokens=True),
+                             "length": len(c.token_ids), "nll": c.nll, "finished": c.finished})
+        df = pl.DataFrame(rows, schema={"prompt_id": pl.String, "sample": pl.Int64,
+                                        "prompt_token_ids": pl.List(pl.Int64), "token_ids": pl.List(pl.Int64),
+                                        "text": pl.String, "length": pl.Int64, "nll": pl.Float64,
+                                        "finished": pl.Boolean})
+        n_tokens = int(df["length"].sum())
+        log.info("%s: generated %d samples, %d tokens in %.1f s (%.1f tokens/s)", split, df.height, n_tokens,
+                 elapsed, n_tokens / elapsed if elapsed else float("nan"))
+        tables.write(df, out[split])
 
 
-def verify_samples(model_json, adapter, data_path, generations_path, out, *, task: dict, verifier: dict,
-                   seed: int, split: str, t: int, inference: dict, threads: int = 1) -> None:
+def verify_samples(model_json, adapter, data: Mapping[str, Path], generations: Mapping[str, Path],
+                   out: Mapping[str, Path], *, task: dict, verifier: dict, seed: int, t: float, inference: dict,
+                   threads: int = 1) -> None:
+    """TF, QE and P(correct) of every sample of each split ({split: path}), one model load for all."""
     desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
     spec = verify.VerifierSpec.from_config(verifier)
     the_task = make_task(task["kind"], task.get("options"))
-    shots = the_task.verifier_shots
+    for split, generations_path in generations.items():
+        df = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots, data[split],
+                           generations_path, verifier, seed, split, t)
+        tables.write(df, out[split])
+
+
+def _verify_split(backend, tokenizer, chat, spec, shots, data_path, generations_path, verifier: dict, seed: int,
+                  split: str, t: float) -> pl.DataFrame:
     gens = tables.read(generations_path, "generations").join(
         tables.read(data_path, "data").select("prompt_id", "prompt"), on="prompt_id", how="left")
     if gens["prompt"].null_count():
         raise ValueError(f"{generations_path}: prompt ids not in {data_path}")
     pairs = list(zip(gens["prompt"], gens["text"], strict=True))
-    chat = desc["chat_template"]
     tf_prompts = [render(tokenizer, verify.tf_messages(spec, shots, q, r), chat) for q, r in pairs]
     qe_prompts = [render(tokenizer, verify.qe_messages(spec, shots, q, r), chat) for q, r in pairs]
     keys = list(zip(gens["prompt_id"], gens["sample"], strict=True))
@@ -143,7 +155,7 @@ def verify_samples(model_json, adapter, data_path, generations_path, out, *, tas
         replies[method] = [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done]
         if method == "tf":  # P(correct): the next-token distribution after the TF prompt, from its prefill
             first = np.array([c[0].first_logprobs for c in done]).reshape(len(done), len(yes + no))
-        log.info("%s: %d replies in %.1f s", method.upper(), len(prompts), time.perf_counter() - start)
+        log.info("%s %s: %d replies in %.1f s", split, method.upper(), len(prompts), time.perf_counter() - start)
     probs = np.exp(first)
     p_yes, p_no = probs[:, :len(yes)].sum(-1), probs[:, len(yes):].sum(-1)
     p_correct = p_yes / (p_yes + p_no)
@@ -157,9 +169,9 @@ def verify_samples(model_json, adapter, data_path, generations_path, out, *, tas
         "qe_parsed": [s is not None for s in qe],
         "p_correct": p_correct,
     })
-    log.info("unparsed verifier replies (scored 0): TF %d, QE %d of %d",
+    log.info("%s: unparsed verifier replies (scored 0): TF %d, QE %d of %d", split,
              (~df["tf_parsed"]).sum(), (~df["qe_parsed"]).sum(), df.height)
-    tables.write(df, out)
+    return df
 
 
 def grade(data_path, generations_path, out, *, task: dict) -> None:
@@ -199,13 +211,29 @@ def select(generations_path, verify_path, grades_path, out, *, method: str, sigm
 
 
 def compute_metrics(generations_path, verify_path, grades_path, picks_path, out, *, method: str, sigma: float,
-                    split: str, t: int) -> None:
+                    split: str, t: float) -> None:
     samples = _samples(generations_path, verify_path, grades_path)
     row = metrics.compute(samples, tables.read(picks_path, "picks"), SCORE_COLUMN[method], sigma)
     df = pl.DataFrame([{"split": split, "t": float(t), **row}])
     log.info("%s t=%g: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f", split, t, row["U_s"], row["U_v"],
              row["G"], row["acc_s"], row["acc_v"])
     tables.write(df.select(list(tables.COLUMNS["metrics"])), out)
+
+
+def select_and_measure(data: Mapping[str, Path], generations: Mapping[str, Path], verify_scores: Mapping[str, Path],
+                       out: Mapping[str, Mapping[str, Path]], *, task: dict, method: str, sigma: float,
+                       empty_policy: str, t: float) -> None:
+    """One checkpoint's table work, per split ({split: path}): grades, the Best-of-N picks, the metrics row.
+
+    `out` maps "grades", "picks" and "metrics" to {split: path}.
+    """
+    for split, generations_path in generations.items():
+        log.info("%s split", split)
+        grade(data[split], generations_path, out["grades"][split], task=task)
+        select(generations_path, verify_scores[split], out["grades"][split], out["picks"][split], method=method,
+               sigma=sigma, empty_policy=empty_policy)
+        compute_metrics(generations_path, verify_scores[split], out["grades"][split], out["picks"][split],
+                        out["metrics"][split], method=method, sigma=sigma, split=split, t=t)
 
 
 def finetune(model_json, previous_adapter, picks_path, out_dir, *, spec: dict, seed: int, t: int, inference: dict,
