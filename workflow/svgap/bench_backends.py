@@ -56,8 +56,8 @@ def main() -> None:
     max_new = args.max_new_tokens or loop["max_new_tokens"]
     temperature = loop["temperature"]
     torch.set_num_threads(args.threads)
-    device = models.pick_device("auto")
-    dtype = models.pick_dtype("auto", device)
+    device = models.pick_device(config["inference"]["device"])
+    dtype = models.pick_dtype(config["inference"]["dtype"], device)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model
         if model_dir is None:

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from svgap.backend import Completion, sequence_seed
+from svgap.models import resolve_vml_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class VLLMBackend:
                  threads: int = 1, options: dict | None = None):
         options = dict(options or {})
         set_vllm_environment(threads, options.pop("cpu_kv_cache_gib", 1))
+        resolve_vml_dispatch()  # the engine computes its rotary cos/sin cache with torch on the CPU
         from vllm import LLM
         from vllm.lora.request import LoRARequest
 
