@@ -3,14 +3,8 @@ import itertools
 
 
 STAGE_SCRIPT = "../workflow/scripts/stage.py"
-SPLITS = ["train", "test"]
 T = config["loop"]["epochs"]
 HALF = config["loop"]["checkpoints_per_epoch"] == 2
-
-
-def by_split(name, pattern):
-    """Named files of both splits, {name_train: ..., name_test: ...}: `pattern` with {split} filled in."""
-    return {f"{name}_{split}": pattern.replace("{split}", split) for split in SPLITS}
 
 
 def checkpoints():
@@ -93,12 +87,12 @@ def get_previous_adapter(w):
 
 
 def get_previous_picks(w):
-    return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(w.t) - 1}/train/picks.parquet"
+    return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(w.t) - 1}/picks.parquet"
 
 
 def get_metrics(w):
     d = run_dir(w.model, w.task, w.method, w.seed)
-    return [f"{d}/epoch{t}/{s}/metrics.parquet" for t in checkpoints() for s in SPLITS]
+    return [f"{d}/epoch{t}/metrics.parquet" for t in checkpoints()]
 
 
 def backend_of(model):

@@ -3,8 +3,7 @@ rule data:
     input:
         get_task_files,
     output:
-        train="results/data/{task}/train.parquet",
-        test="results/data/{task}/test.parquet",
+        "results/data/{task}.parquet",
     params:
         kind=lambda w: config["tasks"][w.task]["kind"],
         options=lambda w: config["tasks"][w.task]["options"],

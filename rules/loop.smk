@@ -2,8 +2,9 @@
 # Each job covers both splits of its checkpoint: the train split's picks feed finetune, whose adapter
 # is the model of the next epoch; the test split runs the same steps on held-out prompts (the
 # evaluation of that checkpoint's model). One job per checkpoint and stage, not per split: one model
-# load (one vLLM engine start on a GPU) serves both splits, and the paper's grid stays at a job count
-# Snakemake plans in seconds (docs/design.md).
+# load (one vLLM engine start on a GPU) serves both splits. Each stage writes one table per checkpoint
+# with both splits in its `split` column: half the files per job keeps the paper's grid at a plan
+# Snakemake makes in seconds (docs/design.md).
 
 
 rule generate:
@@ -11,9 +12,9 @@ rule generate:
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
-        **by_split("data", "results/data/{task}/{split}.parquet"),
+        data="results/data/{task}.parquet",
     output:
-        **by_split("generations", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet"),
+        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
     params:
         task=task_params,
         n_samples=config["loop"]["n_samples"],
@@ -36,10 +37,10 @@ rule verify:
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
-        **by_split("data", "results/data/{task}/{split}.parquet"),
-        **by_split("generations", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet"),
+        data="results/data/{task}.parquet",
+        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
     output:
-        **by_split("verify", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet"),
+        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/verify.parquet",
     params:
         task=task_params,
         verifier={
@@ -63,13 +64,13 @@ rule select:
     """Per split: correctness against the gold answer, the Best-of-N pick of Eq. 4 (score >= sigma,
     then lowest NLL / length), and U_s, U_v, G, accuracies and verifier diagnostics of the checkpoint."""
     input:
-        **by_split("data", "results/data/{task}/{split}.parquet"),
-        **by_split("generations", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/generations.parquet"),
-        **by_split("verify", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/verify.parquet"),
+        data="results/data/{task}.parquet",
+        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
+        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/verify.parquet",
     output:
-        **by_split("grades", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/grades.parquet"),
-        **by_split("picks", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/picks.parquet"),
-        **by_split("metrics", "results/{model}/{task}/{method}/seed{seed}/epoch{t}/{split}/metrics.parquet"),
+        grades="results/{model}/{task}/{method}/seed{seed}/epoch{t}/grades.parquet",
+        picks="results/{model}/{task}/{method}/seed{seed}/epoch{t}/picks.parquet",
+        metrics="results/{model}/{task}/{method}/seed{seed}/epoch{t}/metrics.parquet",
     params:
         task=task_params,
         sigma=lambda w: config["verifier"]["sigma"][w.method],

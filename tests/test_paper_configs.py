@@ -56,10 +56,10 @@ def test_a_paper_config_plans_every_half_epoch_checkpoint(tmp_path):
     shutil.copy(ROOT / "tests" / "fixtures" / "prontoqa.json", workdir / "data" / "prontoqa.json")
     out = planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
     checkpoints = 21  # t = 0, 0.5, ..., 10
-    assert len(names(out, "generations.parquet")) == 5 * 2 * checkpoints * 2  # models x tasks x t x splits
+    assert len(names(out, "generations.parquet")) == 5 * 2 * checkpoints  # models x tasks x t, both splits in each
     half = names(out, "adapter_half")
     assert len(half) == len(names(out, "/adapter") - half) == 5 * 2 * 10  # one of each per finetune
-    assert names(out, "llama-3.1-8b/mbpp/tf/seed0/epoch9.5/test/metrics.parquet")
+    assert names(out, "llama-3.1-8b/mbpp/tf/seed0/epoch9.5/metrics.parquet")
     assert not names(out, "simulated") and not names(out, "smollm2")
     assert "results/analysis/table2.md" in out
 
@@ -72,4 +72,4 @@ def test_a_missing_local_dataset_stops_the_plan_and_names_the_file(tmp_path):
         planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
     (workdir / "data").mkdir()
     shutil.copy(ROOT / "tests" / "fixtures" / "prontoqa.json", workdir / "data" / "prontoqa.json")
-    assert "results/data/prontoqa/train.parquet" in planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
+    assert "results/data/prontoqa.parquet" in planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")

@@ -6,14 +6,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from svgap import tables
+from svgap import stages, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_missing_column_names_the_file_and_the_column(tmp_path):
     path = tmp_path / "picks.parquet"
-    pl.DataFrame({"prompt_id": ["a"], "sample": [0]}).write_parquet(path)
+    pl.DataFrame({"split": ["train"], "prompt_id": ["a"], "sample": [0]}).write_parquet(path)
     with pytest.raises(ValueError, match=r"picks\.parquet: picks table lacks column\(s\) \['n_candidates'"):
         tables.read(path, "picks")
 
@@ -45,3 +45,21 @@ def test_every_documented_column_is_in_the_docs():
         assert section, f"docs/tables.md has no section '## {kind}'"
         for column in columns:
             assert f"`{column}`" in section.group(0), f"docs/tables.md: {kind}.{column} undocumented"
+
+
+def test_a_checkpoint_table_splits_and_joins_back_in_split_order(tmp_path):
+    parts = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "sample": [0, 1]}),
+             "test": pl.DataFrame({"prompt_id": ["c"], "sample": [0]})}
+    joined = stages.with_split(parts)
+    assert joined.columns == ["split", "prompt_id", "sample"]
+    assert joined["split"].to_list() == ["train", "train", "test"]
+    # a table written test-first still comes back train first, each split's rows in file order
+    back = stages.by_split(joined.reverse(), "t.parquet")
+    assert list(back) == ["train", "test"]
+    assert back["train"].equals(parts["train"].reverse()) and back["test"].equals(parts["test"])
+
+
+def test_an_unknown_split_value_names_the_file():
+    df = pl.DataFrame({"split": ["train", "valid"], "prompt_id": ["a", "b"]})
+    with pytest.raises(ValueError, match=r"verify\.parquet: split value\(s\) \['valid'\]"):
+        stages.by_split(df, "results/run/epoch0/verify.parquet")

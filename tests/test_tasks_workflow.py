@@ -35,7 +35,7 @@ TASKS = CFG["runs"]["tasks"]
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     workdir = clone(tmp_path_factory.mktemp("tasks"))
-    targets = [MODEL] + [f"results/data/{task}/{split}.parquet" for task in TASKS for split in ("train", "test")]
+    targets = [MODEL] + [f"results/data/{task}.parquet" for task in TASKS]
     done = snakemake(workdir, "--cores", "2", *targets, configfile=CONFIG, timeout=900)
     assert done.returncode == 0, done.stderr[-5000:]
     return workdir
@@ -48,14 +48,10 @@ def one_round(workdir: Path, task: str) -> Path:
     the_task = {"kind": CFG["tasks"][task]["kind"], "options": CFG["tasks"][task]["options"]}
     sigma = verifier["sigma"]["tf"]
     adapter = None
-    splits = ("train", "test")
-    data = {s: workdir / f"results/data/{task}/{s}.parquet" for s in splits}
+    data = workdir / f"results/data/{task}.parquet"
     for t in (0, 1):
         e = run / f"epoch{t}"
-        files = {name: {s: e / s / f"{name}.parquet" for s in splits}
-                 for name in ("generations", "verify", "grades", "picks", "metrics")}
-        for s in splits:
-            (e / s).mkdir(parents=True)
+        files = {name: e / f"{name}.parquet" for name in ("generations", "verify", "grades", "picks", "metrics")}
         common = dict(seed=0, t=t, inference=inference, threads=2)
         stages.generate(model, adapter, data, files["generations"], task=the_task,
                         n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
@@ -68,7 +64,7 @@ def one_round(workdir: Path, task: str) -> Path:
                                   method="tf", sigma=sigma, empty_policy=verifier["empty_policy"], t=t)
         if t == 0:
             adapter = run / "epoch1" / "adapter"
-            stages.finetune(model, None, files["picks"]["train"], adapter, spec=CFG["finetune"],
+            stages.finetune(model, None, files["picks"], adapter, spec=CFG["finetune"],
                             seed=0, t=0, inference=inference, threads=2)
     return run
 
@@ -76,18 +72,18 @@ def one_round(workdir: Path, task: str) -> Path:
 @pytest.mark.parametrize("task", TASKS)
 def test_the_task_runs_through_the_loop(workdir, task):
     spec = CFG["tasks"][task]
-    data = {s: pl.read_parquet(workdir / f"results/data/{task}/{s}.parquet") for s in ("train", "test")}
+    data = stages.by_split(pl.read_parquet(workdir / f"results/data/{task}.parquet"), task)
     assert data["train"].height == spec["n_train"] and data["test"].height == spec["n_test"]
     for table in data.values():
         for meta in table["meta"]:
             json.loads(meta)
     run = one_round(workdir, task)
-    paths = [run / f"epoch{t}" / s / "metrics.parquet" for t in (0, 1) for s in ("train", "test")]
+    paths = [run / f"epoch{t}" / "metrics.parquet" for t in (0, 1)]
     traj = trajectory.build(paths, {"model": "smollm2-135m", "task": task, "method": "tf", "seed": 0,
                                     "n_samples": 2, "sigma": 0.5, "empty_policy": "all", "lr": 1e-3, "epochs": 1})
     assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0, 1)]
     assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
-    grades = pl.read_parquet(run / "epoch1" / "train" / "grades.parquet")
+    grades = pl.read_parquet(run / "epoch1" / "grades.parquet").filter(pl.col("split") == "train")
     assert grades.height == spec["n_train"] * CFG["loop"]["n_samples"]
     assert EXTRA_COLUMNS.get(task, set()) <= set(grades.columns)
     assert (run / "epoch1" / "adapter" / "adapter_model.safetensors").is_file()

@@ -130,24 +130,25 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     model_json = tmp_path / "model.json"
     model_json.write_text(f'{{"location": "{model_dir}", "chat_template": true}}')
     task = {"kind": "arithmetic", "options": {}}
-    stages.make_data("arithmetic", {}, 3, 3, 0, tmp_path / "train.parquet", tmp_path / "test.parquet")
+    data = tmp_path / "data.parquet"
+    stages.make_data("arithmetic", {}, 3, 1, 0, data)  # 3 train prompts, 1 test prompt
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
     common = dict(task=task, seed=0, t=0, threads=2)
-    data, gen = {"train": tmp_path / "train.parquet"}, {"train": tmp_path / "gen.parquet"}
+    gen = tmp_path / "gen.parquet"
     stages.generate(model_json, None, data, gen, n_samples=2,
                     max_new_tokens=12, temperature=1.0, inference=inference, **common)
-    gens = tables.read(tmp_path / "gen.parquet", "generations")
-    assert gens.height == 6 and (gens["length"] > 0).all()
+    gens = tables.read(gen, "generations")
+    assert gens["split"].to_list() == ["train"] * 6 + ["test"] * 2 and (gens["length"] > 0).all()
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     validate(config, str(ROOT / "config" / "schema.yaml"))
     verifier = {k: v for k, v in config["verifier"].items() if k not in ("sigma", "empty_policy")}
     out = {}
     for name in ("vllm", "transformers"):
-        stages.verify_samples(model_json, None, data, gen, {"train": tmp_path / f"verify-{name}.parquet"},
+        stages.verify_samples(model_json, None, data, gen, tmp_path / f"verify-{name}.parquet",
                               verifier=verifier,
                               inference={**inference, "backend": name}, **common)
         out[name] = tables.read(tmp_path / f"verify-{name}.parquet", "verify")
     np.testing.assert_allclose(out["vllm"]["p_correct"], out["transformers"]["p_correct"], rtol=1e-3, atol=1e-4)
-    assert out["vllm"].select("prompt_id", "sample").equals(gens.select("prompt_id", "sample"))
+    assert out["vllm"].select("split", "prompt_id", "sample").equals(gens.select("split", "prompt_id", "sample"))
     assert isinstance(out["vllm"], pl.DataFrame) and Path(tmp_path / "verify-vllm.parquet").is_file()

@@ -88,13 +88,13 @@ def test_reruns_follow_the_config_values_each_rule_uses(first_run):
     assert planned(first_run) == set()
 
     sigma = planned(first_run, {"verifier": {"sigma": {"tf": 0.9}}})
-    assert names(sigma, "epoch0/train/picks.parquet") and names(sigma, "epoch0/test/metrics.parquet")
+    assert names(sigma, "epoch0/picks.parquet") and names(sigma, "epoch0/metrics.parquet")
     assert not names(sigma, "epoch0", "generations") and not names(sigma, "epoch0", "verify.parquet")
     assert not names(sigma, "results/data") and not names(sigma, "results/models")
     assert names(sigma, "epoch1/adapter") and names(sigma, "trajectory.parquet")
 
     n = planned(first_run, {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}})
-    assert names(n, "epoch0/train/generations.parquet") and names(n, "epoch0/test/generations.parquet")
+    assert names(n, "epoch0/generations.parquet") and names(n, "epoch1/generations.parquet")
     assert not names(n, "results/data") and not names(n, "results/models")
 
     plot = planned(first_run, {"plot": {"dpi": 80}})
@@ -106,7 +106,7 @@ def test_reruns_follow_the_config_values_each_rule_uses(first_run):
     assert not names(fit, "epoch") and not names(fit, "trajectory.parquet")
 
     verifier = planned(first_run, {"verifier": {"qe_scale": 5}})
-    assert names(verifier, "epoch0/train/verify.parquet") and not names(verifier, "epoch0", "generations")
+    assert names(verifier, "epoch0/verify.parquet") and not names(verifier, "epoch0", "generations")
 
 
 @pytest.mark.parametrize("overlay,message", [

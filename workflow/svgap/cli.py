@@ -27,14 +27,6 @@ def _optional(named, key: str):
     return value or None
 
 
-SPLITS = ("train", "test")
-
-
-def _by_split(named, name: str) -> dict[str, str]:
-    """{split: path} of the files a rule names `<name>_train` and `<name>_test` (rules/common.smk by_split)."""
-    return {split: named[f"{name}_{split}"] for split in SPLITS if f"{name}_{split}" in named.keys()}
-
-
 def _trajectory(metrics, out, run) -> None:
     tables.write(trajectory.build(list(metrics), dict(run)), out)
 
@@ -61,18 +53,14 @@ def run_rule(smk) -> None:
     if "t" in w.keys():
         job["t"] = checkpoint(w.t)
     calls = {
-        "data": lambda: stages.make_data(out_train=o.train, out_test=o.test, **p),
+        "data": lambda: stages.make_data(out=o[0], **p),
         "base_model": lambda: stages.base_model(out_json=o.descriptor, weights_dir=o.weights, **p),
-        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), _by_split(i, "data"),
-                                            _by_split(o, "generations"), threads=threads, seed=job["seed"],
-                                            t=job["t"], **p),
-        "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), _by_split(i, "data"),
-                                                _by_split(i, "generations"), _by_split(o, "verify"),
+        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), i.data, o.generations,
+                                            threads=threads, seed=job["seed"], t=job["t"], **p),
+        "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), i.data, i.generations, o.verify,
                                                 threads=threads, seed=job["seed"], t=job["t"], **p),
-        "select": lambda: stages.select_and_measure(
-            _by_split(i, "data"), _by_split(i, "generations"), _by_split(i, "verify"),
-            {name: _by_split(o, name) for name in ("grades", "picks", "metrics")},
-            method=job["method"], t=job["t"], **p),
+        "select": lambda: stages.select_and_measure(i.data, i.generations, i.verify, dict(o.items()),
+                                                    method=job["method"], t=job["t"], **p),
         # the finetune producing epoch t trains on the picks of epoch t - 1
         "finetune": lambda: stages.finetune(i.model, _optional(i, "adapter"), i.picks, o.adapter, threads=threads,
                                             half_dir=_optional(o, "half"), seed=job["seed"], t=job["t"] - 1, **p),

@@ -1,7 +1,9 @@
 """The stage entry points the Snakemake rules call, one function per rule, and the per-split steps of `select`.
 
-Each takes file paths and plain values (the rule's slice of the config), reads and writes the
-tables of `svgap.tables`, and logs its progress. Nothing here imports Snakemake: the functions run
+Each entry point takes file paths and plain values (the rule's slice of the config), reads and
+writes the tables of `svgap.tables`, and logs its progress. A checkpoint's tables hold both splits
+in a `split` column; the per-split steps (`grade`, `select`, `compute_metrics`) take and return
+DataFrames of one split. Nothing here imports Snakemake: the functions run
 from a test or a notebook as well. torch and transformers are imported only by the stages that run
 a model, so the table stages need neither.
 """
@@ -24,22 +26,42 @@ from svgap.tasks import make_task
 
 log = logging.getLogger("svgap")
 SCORE_COLUMN = {"tf": "tf_score", "qe": "qe_score", "mc": "p_correct"}
+SPLITS = ("train", "test")  # every table of the loop holds both, in this order, in a `split` column
 
 
-def make_data(kind: str, options: dict, n_train: int, n_test: int, seed: int, out_train, out_test) -> None:
+def make_data(kind: str, options: dict, n_train: int, n_test: int, seed: int, out) -> None:
+    """The prompts and gold answers of both splits: one table, its rows in SPLITS order."""
     task = make_task(kind, options)
     splits = task.items(n_train, n_test, seed)
-    for split, out in (("train", out_train), ("test", out_test)):
+    parts = []
+    for split in SPLITS:
         items = splits[split]
         ids = [it.prompt_id for it in items]
         if len(set(ids)) != len(ids):
             raise ValueError(f"task {kind}: duplicate prompt ids in the {split} split")
-        df = pl.DataFrame({"prompt_id": ids, "prompt": [it.question for it in items],
-                           "answer": [it.answer for it in items],
-                           "meta": [json.dumps(it.meta, sort_keys=True) for it in items]},
-                          schema={"prompt_id": pl.String, "prompt": pl.String, "answer": pl.String, "meta": pl.String})
-        tables.write(df, out)
-        log.info("%s: %d %s prompts -> %s", kind, df.height, split, out)
+        parts.append(pl.DataFrame({"split": split, "prompt_id": ids, "prompt": [it.question for it in items],
+                                   "answer": [it.answer for it in items],
+                                   "meta": [json.dumps(it.meta, sort_keys=True) for it in items]},
+                                  schema={"split": pl.String, "prompt_id": pl.String, "prompt": pl.String,
+                                          "answer": pl.String, "meta": pl.String}))
+        log.info("%s: %d %s prompts", kind, len(ids), split)
+    tables.write(pl.concat(parts), out)
+    log.info("-> %s", out)
+
+
+def by_split(df: pl.DataFrame, path) -> dict[str, pl.DataFrame]:
+    """{split: rows} of a table, in SPLITS order, without the split column; `path` names the file in errors."""
+    unknown = sorted(set(df["split"].unique().to_list()) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"{path}: split value(s) {unknown} are neither of {list(SPLITS)}")
+    parts = df.partition_by("split", as_dict=True, include_key=False, maintain_order=True)
+    return {split: parts[(split,)] for split in SPLITS if (split,) in parts}
+
+
+def with_split(parts: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """The per-split tables as one, the split column first (the inverse of `by_split`)."""
+    return pl.concat([df.select(pl.lit(split).alias("split"), pl.all()) for split, df in parts.items()],
+                     how="vertical")
 
 
 def base_model(name: str, spec: dict, out_json, weights_dir) -> None:
@@ -94,13 +116,13 @@ def load_backend(model_json, adapter, inference: dict, threads: int):
     return desc, tokenizer, engine
 
 
-def generate(model_json, adapter, data: Mapping[str, Path], out: Mapping[str, Path], *, task: dict, n_samples: int,
-             max_new_tokens: int, temperature: float, seed: int, t: float, inference: dict, threads: int = 1) -> None:
-    """N samples per prompt of each split ({split: path} in `data` and `out`), one model load for all."""
+def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int, max_new_tokens: int,
+             temperature: float, seed: int, t: float, inference: dict, threads: int = 1) -> None:
+    """N samples per prompt of each split of the data table, one model load for both."""
     desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
     the_task = make_task(task["kind"], task.get("options"))
-    for split, data_path in data.items():
-        data_table = tables.read(data_path, "data")
+    parts = {}
+    for split, data_table in by_split(tables.read(data_path, "data"), data_path).items():
         prompts = [render(tokenizer, the_task.solver_messages(q), desc["chat_template"]) for q in data_table["prompt"]]
         seeds = [stable_seed(seed, "generate", split, t, pid) for pid in data_table["prompt_id"]]
         start = time.perf_counter()
@@ -112,35 +134,37 @@ def generate(model_json, adapter, data: Mapping[str, Path], out: Mapping[str, Pa
                 rows.append({"prompt_id": pid, "sample": j, "prompt_token_ids": prompt, "token_ids": list(c.token_ids),
                              "text": tokenizer.decode(c.token_ids, skip_special_tokens=True),
                              "length": len(c.token_ids), "nll": c.nll, "finished": c.finished})
-        df = pl.DataFrame(rows, schema={"prompt_id": pl.String, "sample": pl.Int64,
-                                        "prompt_token_ids": pl.List(pl.Int64), "token_ids": pl.List(pl.Int64),
-                                        "text": pl.String, "length": pl.Int64, "nll": pl.Float64,
-                                        "finished": pl.Boolean})
-        n_tokens = int(df["length"].sum())
-        log.info("%s: generated %d samples, %d tokens in %.1f s (%.1f tokens/s)", split, df.height, n_tokens,
-                 elapsed, n_tokens / elapsed if elapsed else float("nan"))
-        tables.write(df, out[split])
+        parts[split] = pl.DataFrame(rows, schema={"prompt_id": pl.String, "sample": pl.Int64,
+                                                  "prompt_token_ids": pl.List(pl.Int64),
+                                                  "token_ids": pl.List(pl.Int64), "text": pl.String,
+                                                  "length": pl.Int64, "nll": pl.Float64, "finished": pl.Boolean})
+        n_tokens = int(parts[split]["length"].sum())
+        log.info("%s: generated %d samples, %d tokens in %.1f s (%.1f tokens/s)", split, parts[split].height,
+                 n_tokens, elapsed, n_tokens / elapsed if elapsed else float("nan"))
+    tables.write(with_split(parts), out)
 
 
-def verify_samples(model_json, adapter, data: Mapping[str, Path], generations: Mapping[str, Path],
-                   out: Mapping[str, Path], *, task: dict, verifier: dict, seed: int, t: float, inference: dict,
-                   threads: int = 1) -> None:
-    """TF, QE and P(correct) of every sample of each split ({split: path}), one model load for all."""
+def verify_samples(model_json, adapter, data_path, generations_path, out, *, task: dict, verifier: dict, seed: int,
+                   t: float, inference: dict, threads: int = 1) -> None:
+    """TF, QE and P(correct) of every sample of each split, one model load for both."""
     desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
     spec = verify.VerifierSpec.from_config(verifier)
     the_task = make_task(task["kind"], task.get("options"))
-    for split, generations_path in generations.items():
-        df = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots, data[split],
-                           generations_path, verifier, seed, split, t)
-        tables.write(df, out[split])
+    data = by_split(tables.read(data_path, "data"), data_path)
+    parts = {}
+    for split, gens in by_split(tables.read(generations_path, "generations"), generations_path).items():
+        prompts = data.get(split, pl.DataFrame(schema={"prompt_id": pl.String, "prompt": pl.String}))
+        gens = gens.join(prompts.select("prompt_id", "prompt"), on="prompt_id", how="left")
+        if gens["prompt"].null_count():
+            raise ValueError(f"{generations_path}: {split} prompt ids not in the {split} split of {data_path}")
+        parts[split] = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots, gens,
+                                     verifier, seed, split, t)
+    tables.write(with_split(parts), out)
 
 
-def _verify_split(backend, tokenizer, chat, spec, shots, data_path, generations_path, verifier: dict, seed: int,
+def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
                   split: str, t: float) -> pl.DataFrame:
-    gens = tables.read(generations_path, "generations").join(
-        tables.read(data_path, "data").select("prompt_id", "prompt"), on="prompt_id", how="left")
-    if gens["prompt"].null_count():
-        raise ValueError(f"{generations_path}: prompt ids not in {data_path}")
+    """The verifier table of one split's generations (`gens` with each sample's prompt joined)."""
     pairs = list(zip(gens["prompt"], gens["text"], strict=True))
     tf_prompts = [render(tokenizer, verify.tf_messages(spec, shots, q, r), chat) for q, r in pairs]
     qe_prompts = [render(tokenizer, verify.qe_messages(spec, shots, q, r), chat) for q, r in pairs]
@@ -174,10 +198,9 @@ def _verify_split(backend, tokenizer, chat, spec, shots, data_path, generations_
     return df
 
 
-def grade(data_path, generations_path, out, *, task: dict) -> None:
-    the_task = make_task(task["kind"], task.get("options"))
-    gens = tables.read(generations_path, "generations").join(
-        tables.read(data_path, "data").select("prompt_id", "answer", "meta"), on="prompt_id", how="left")
+def grade(the_task, data: pl.DataFrame, gens: pl.DataFrame) -> pl.DataFrame:
+    """Each sample of one split judged against its prompt's gold answer: the grades table (without split)."""
+    gens = gens.join(data.select("prompt_id", "answer", "meta"), on="prompt_id", how="left")
     rows = [{"prompt_id": pid, "sample": j, **the_task.grade(text, answer, json.loads(meta))}
             for pid, j, text, answer, meta in gens.select("prompt_id", "sample", "text", "answer", "meta").iter_rows()]
     # pred and correct first, then the task's extras (e.g. GSM8K's strict and flexible extractions)
@@ -185,55 +208,61 @@ def grade(data_path, generations_path, out, *, task: dict) -> None:
         pl.col("sample").cast(pl.Int64), pl.col("pred").cast(pl.String), pl.col("correct").cast(pl.Boolean))
     log.info("graded %d samples: %.3f correct, %d without an answer", df.height, df["correct"].mean(),
              df["pred"].null_count())
-    tables.write(df, out)
+    return df
 
 
-def _samples(generations_path, verify_path, grades_path) -> pl.DataFrame:
-    """Generations, verifier scores and grades side by side, one row per (prompt, sample)."""
+def samples(gens: pl.DataFrame, scores: pl.DataFrame, grades: pl.DataFrame, where: str) -> pl.DataFrame:
+    """Generations, verifier scores and grades side by side, one row per (prompt, sample); `where` names the
+    files and split in errors."""
     keys = ["prompt_id", "sample"]
-    gens = tables.read(generations_path, "generations")
-    joined = (gens.join(tables.read(verify_path, "verify"), on=keys, how="left")
-              .join(tables.read(grades_path, "grades"), on=keys, how="left"))
-    for column, path in (("tf_score", verify_path), ("correct", grades_path)):
+    joined = gens.join(scores, on=keys, how="left").join(grades, on=keys, how="left")
+    for column, kind in (("tf_score", "verifier scores"), ("correct", "grades")):
         if joined[column].null_count():
-            raise ValueError(f"{path}: {joined[column].null_count()} samples of {generations_path} are missing")
+            raise ValueError(f"{where}: {joined[column].null_count()} samples have no {kind}")
     return joined
 
 
-def select(generations_path, verify_path, grades_path, out, *, method: str, sigma: float, empty_policy: str) -> None:
-    samples = _samples(generations_path, verify_path, grades_path).with_columns(score=pl.col(SCORE_COLUMN[method]))
+def select(samples: pl.DataFrame, *, method: str, sigma: float, empty_policy: str) -> pl.DataFrame:
+    """The Best-of-N pick of each prompt of one split (Eq. 4): the picks table (without split)."""
+    samples = samples.with_columns(score=pl.col(SCORE_COLUMN[method]))
     picks = bon.best_of_n(samples.select("prompt_id", "sample", "nll", "length", "score"), sigma, empty_policy)
     picks = picks.join(samples.select("prompt_id", "sample", "score", "nll", "length", "correct",
                                       "prompt_token_ids", "token_ids"), on=["prompt_id", "sample"], how="left")
     log.info("method %s, sigma %s: %d prompts, %d with no candidate (%s), %d picks", method, sigma, picks.height,
              (picks["n_candidates"] == 0).sum(), empty_policy, picks["sample"].drop_nulls().len())
-    tables.write(picks, out)
+    return picks
 
 
-def compute_metrics(generations_path, verify_path, grades_path, picks_path, out, *, method: str, sigma: float,
-                    split: str, t: float) -> None:
-    samples = _samples(generations_path, verify_path, grades_path)
-    row = metrics.compute(samples, tables.read(picks_path, "picks"), SCORE_COLUMN[method], sigma)
-    df = pl.DataFrame([{"split": split, "t": float(t), **row}])
+def compute_metrics(samples: pl.DataFrame, picks: pl.DataFrame, *, method: str, sigma: float, split: str,
+                    t: float) -> pl.DataFrame:
+    """The metrics row of one (split, t): U_s, U_v, G, accuracies and verifier diagnostics."""
+    row = metrics.compute(samples, picks, SCORE_COLUMN[method], sigma)
     log.info("%s t=%g: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f", split, t, row["U_s"], row["U_v"],
              row["G"], row["acc_s"], row["acc_v"])
-    tables.write(df.select(list(tables.COLUMNS["metrics"])), out)
+    return pl.DataFrame([{"split": split, "t": float(t), **row}]).select(list(tables.COLUMNS["metrics"]))
 
 
-def select_and_measure(data: Mapping[str, Path], generations: Mapping[str, Path], verify_scores: Mapping[str, Path],
-                       out: Mapping[str, Mapping[str, Path]], *, task: dict, method: str, sigma: float,
-                       empty_policy: str, t: float) -> None:
-    """One checkpoint's table work, per split ({split: path}): grades, the Best-of-N picks, the metrics row.
+def select_and_measure(data_path, generations_path, verify_path, out: Mapping[str, Path], *, task: dict,
+                       method: str, sigma: float, empty_policy: str, t: float) -> None:
+    """One checkpoint's table work, split by split: grades, the Best-of-N picks, the metrics rows.
 
-    `out` maps "grades", "picks" and "metrics" to {split: path}.
+    `out` maps "grades", "picks" and "metrics" to their paths.
     """
-    for split, generations_path in generations.items():
+    the_task = make_task(task["kind"], task.get("options"))
+    data = by_split(tables.read(data_path, "data"), data_path)
+    scores = by_split(tables.read(verify_path, "verify"), verify_path)
+    grades, picks, rows = {}, {}, []
+    for split, gens in by_split(tables.read(generations_path, "generations"), generations_path).items():
         log.info("%s split", split)
-        grade(data[split], generations_path, out["grades"][split], task=task)
-        select(generations_path, verify_scores[split], out["grades"][split], out["picks"][split], method=method,
-               sigma=sigma, empty_policy=empty_policy)
-        compute_metrics(generations_path, verify_scores[split], out["grades"][split], out["picks"][split],
-                        out["metrics"][split], method=method, sigma=sigma, split=split, t=t)
+        if split not in data or split not in scores:
+            raise ValueError(f"{generations_path}: the {split} split is missing from {data_path} or {verify_path}")
+        grades[split] = grade(the_task, data[split], gens)
+        joined = samples(gens, scores[split], grades[split], f"{generations_path} ({split})")
+        picks[split] = select(joined, method=method, sigma=sigma, empty_policy=empty_policy)
+        rows.append(compute_metrics(joined, picks[split], method=method, sigma=sigma, split=split, t=t))
+    tables.write(with_split(grades), out["grades"])
+    tables.write(with_split(picks), out["picks"])
+    tables.write(pl.concat(rows), out["metrics"])
 
 
 def finetune(model_json, previous_adapter, picks_path, out_dir, *, spec: dict, seed: int, t: int, inference: dict,
@@ -241,7 +270,7 @@ def finetune(model_json, previous_adapter, picks_path, out_dir, *, spec: dict, s
     from svgap.finetune import FinetuneSpec, train
 
     _, tokenizer, base = load_model(model_json, None, inference, threads)
-    picks = tables.read(picks_path, "picks").drop_nulls("sample")
+    picks = tables.read(picks_path, "picks").filter(pl.col("split") == "train").drop("split").drop_nulls("sample")
     log.info("finetuning epoch %d -> %d on %d picks", t, t + 1, picks.height)
     history = train(base, picks, FinetuneSpec.from_config(spec), Path(previous_adapter) if previous_adapter else None,
                     Path(out_dir), stable_seed(seed, "finetune", t), tokenizer.pad_token_id,

@@ -16,14 +16,17 @@ import polars as pl
 from svgap.dynamics.columns import ANALYSIS_COLUMNS
 from svgap.metrics import METRIC_COLUMNS
 
+SPLIT = "train or test: every table of a task or checkpoint holds both splits"
 COLUMNS: dict[str, dict[str, str]] = {
     "data": {
+        "split": SPLIT,
         "prompt_id": "stable id of the prompt within its task",
         "prompt": "the question shown to the solver (before templates and chat formatting)",
         "answer": "gold answer, as a string",
         "meta": "task-specific extras, JSON",
     },
     "generations": {
+        "split": SPLIT,
         "prompt_id": "prompt id",
         "sample": "sample index j = 0..N-1; sample 0 is the solver sample",
         "prompt_token_ids": "the rendered solver prompt, token ids",
@@ -34,6 +37,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "finished": "true if the response ended on EOS, false if it hit max_new_tokens",
     },
     "verify": {
+        "split": SPLIT,
         "prompt_id": "prompt id",
         "sample": "sample index",
         "tf_reply": "the verifier's TF reply",
@@ -45,6 +49,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "p_correct": "P(correct) from the next-token logits after the TF prompt",
     },
     "grades": {
+        "split": SPLIT,
         "prompt_id": "prompt id",
         "sample": "sample index",
         "pred": "answer extracted from the response, null if none",
@@ -53,6 +58,7 @@ COLUMNS: dict[str, dict[str, str]] = {
                    "sandbox_status)",
     },
     "picks": {
+        "split": SPLIT,
         "prompt_id": "prompt id",
         "sample": "the Best-of-N pick, null if the prompt was skipped",
         "n_candidates": "samples with score >= sigma",
@@ -115,12 +121,12 @@ def _atomic(path: str | Path, writer) -> None:
 
 
 LOCATIONS = {
-    "data": "results/data/<task>/<split>.parquet",
-    "generations": "results/<run>/epoch<t>/<split>/generations.parquet",
-    "verify": "results/<run>/epoch<t>/<split>/verify.parquet",
-    "grades": "results/<run>/epoch<t>/<split>/grades.parquet",
-    "picks": "results/<run>/epoch<t>/<split>/picks.parquet",
-    "metrics": "results/<run>/epoch<t>/<split>/metrics.parquet (one row)",
+    "data": "results/data/<task>.parquet",
+    "generations": "results/<run>/epoch<t>/generations.parquet",
+    "verify": "results/<run>/epoch<t>/verify.parquet",
+    "grades": "results/<run>/epoch<t>/grades.parquet",
+    "picks": "results/<run>/epoch<t>/picks.parquet",
+    "metrics": "results/<run>/epoch<t>/metrics.parquet (one row per split)",
     "trajectory": "results/<run>/trajectory.parquet (one row per split and t)",
     "fits": "results/<run>/analysis/fits.parquet (and .csv)",
     "dgdt_points": "results/<run>/analysis/dgdt_points.parquet",
@@ -137,7 +143,8 @@ def markdown() -> str:
     """The column reference of docs/tables.md (`python -m svgap.tables > docs/tables.md`)."""
     out = ["# Tables", "",
            "Every stage reads and writes Parquet. `<run>` is `<model>/<task>/<method>/seed<seed>`; "
-           "`<split>` is `train` or `test`; `t` runs 0..T. Generated from `svgap.tables.COLUMNS` "
+           "the tables of a task and of a checkpoint hold both splits (`split`: `train`, `test`); "
+           "`t` runs 0..T. Generated from `svgap.tables.COLUMNS` "
            "(`python -m svgap.tables > docs/tables.md`).", ""]
     for kind, columns in COLUMNS.items():
         out += [f"## {kind}", "", f"`{LOCATIONS[kind]}`", "", "| column | meaning |", "|---|---|"]
