@@ -59,6 +59,13 @@ def test_a_checkpoint_table_splits_and_joins_back_in_split_order(tmp_path):
     assert back["train"].equals(parts["train"].reverse()) and back["test"].equals(parts["test"])
 
 
+def test_a_column_empty_in_one_split_takes_the_type_of_the_other():
+    parts = {"train": pl.DataFrame({"sample": [0], "pred_strict": [None]}),  # no strict answer in the train split
+             "test": pl.DataFrame({"sample": [0], "pred_strict": ["42"]})}
+    joined = stages.with_split(parts)
+    assert joined.schema["pred_strict"] == pl.String and joined["pred_strict"].to_list() == [None, "42"]
+
+
 def test_an_unknown_split_value_names_the_file():
     df = pl.DataFrame({"split": ["train", "valid"], "prompt_id": ["a", "b"]})
     with pytest.raises(ValueError, match=r"verify\.parquet: split value\(s\) \['valid'\]"):
