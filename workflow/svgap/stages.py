@@ -154,8 +154,9 @@ def verify_samples(model_json, adapter, data_path, generations_path, out, *, tas
     data = by_split(tables.read(data_path, "data"), data_path)
     parts = {}
     for split, gens in by_split(tables.read(generations_path, "generations"), generations_path).items():
-        prompts = data.get(split, pl.DataFrame(schema={"prompt_id": pl.String, "prompt": pl.String}))
-        gens = gens.join(prompts.select("prompt_id", "prompt"), on="prompt_id", how="left")
+        if split not in data:
+            raise ValueError(f"{generations_path}: the {split} split is missing from {data_path}")
+        gens = gens.join(data[split].select("prompt_id", "prompt"), on="prompt_id", how="left")
         if gens["prompt"].null_count():
             raise ValueError(f"{generations_path}: {split} prompt ids not in the {split} split of {data_path}")
         parts[split] = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots, gens,
