@@ -1,48 +1,28 @@
 # One checkpoint of SVG Algorithm 1: generate -> verify -> select (grade, Best-of-N pick, metrics).
-# Each job covers both splits of its checkpoint: the train split's picks feed finetune, whose adapter
-# is the model of the next epoch; the test split runs the same steps on held-out prompts (the
-# evaluation of that checkpoint's model). One job per checkpoint and stage, not per split: one model
-# load (one vLLM engine start on a GPU) serves both splits. Each stage writes one table per checkpoint
-# with both splits in its `split` column: half the files per job keeps the paper's grid at a plan
-# Snakemake makes in seconds (docs/design.md).
+# Two jobs per checkpoint: generate_and_verify (the model: sampling, then the same model's verdicts)
+# and select (table work, which a new sigma reruns without the model). Each covers both splits: the
+# train split's picks feed finetune, whose adapter is the model of the next epoch; the test split
+# runs the same steps on held-out prompts (the evaluation of that checkpoint's model). One model load
+# (one vLLM engine start and one GPU job in the queue on a cluster) per checkpoint, and one table per
+# step holding both splits in its `split` column, keep the paper's grid at a plan Snakemake makes in
+# seconds (docs/design.md, "Jobs per checkpoint").
 
 
-rule generate:
-    """N samples per prompt at the solver temperature, both splits; NLL from the same pass."""
+rule generate_and_verify:
+    """N samples per prompt at the solver temperature (NLL from the same pass), then the same model
+    scores every sample: TF, QE and P(correct). Both splits, one model load for both steps."""
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
         data="results/data/{task}.parquet",
     output:
         generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
+        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/verify.parquet",
     params:
         task=task_params,
         n_samples=config["loop"]["n_samples"],
         max_new_tokens=config["loop"]["max_new_tokens"],
         temperature=config["loop"]["temperature"],
-        inference=inference_params,
-    threads: config["inference"]["threads"]
-    log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/generate.log",
-    benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/generate.tsv"
-    conda:
-        MODEL_ENV
-    script:
-        STAGE_SCRIPT
-
-
-rule verify:
-    """The same model scores every sample of both splits: TF, QE and P(correct)."""
-    input:
-        model="results/models/{model}/model.json",
-        adapter=get_adapter,
-        data="results/data/{task}.parquet",
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
-    output:
-        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/verify.parquet",
-    params:
-        task=task_params,
         verifier={
             k: v
             for k, v in config["verifier"].items()
@@ -51,9 +31,9 @@ rule verify:
         inference=inference_params,
     threads: config["inference"]["threads"]
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/verify.log",
+        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/generate_and_verify.log",
     benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/verify.tsv"
+        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/generate_and_verify.tsv"
     conda:
         MODEL_ENV
     script:

@@ -53,12 +53,11 @@ def one_round(workdir: Path, task: str) -> Path:
         e = run / f"epoch{t}"
         files = {name: e / f"{name}.parquet" for name in ("generations", "verify", "grades", "picks", "metrics")}
         common = dict(seed=0, t=t, inference=inference, threads=2)
-        stages.generate(model, adapter, data, files["generations"], task=the_task,
-                        n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
-                        temperature=CFG["loop"]["temperature"], **common)
-        stages.verify_samples(model, adapter, data, files["generations"], files["verify"], task=the_task,
-                              verifier={k: v for k, v in verifier.items() if k not in ("sigma", "empty_policy")},
-                              **common)
+        stages.generate_and_verify(model, adapter, data, files, task=the_task,
+                                   n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
+                                   temperature=CFG["loop"]["temperature"],
+                                   verifier={k: v for k, v in verifier.items() if k not in ("sigma", "empty_policy")},
+                                   **common)
         stages.select_and_measure(data, files["generations"], files["verify"],
                                   {name: files[name] for name in ("grades", "picks", "metrics")}, task=the_task,
                                   method="tf", sigma=sigma, empty_policy=verifier["empty_policy"], t=t)

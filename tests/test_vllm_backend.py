@@ -12,10 +12,8 @@ SVGAP_REQUIRE_VLLM=1 (CI sets it) turns the missing import into a failure.
 
 import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 import torch
 import yaml
@@ -126,7 +124,8 @@ def test_lora_adapter_is_served_as_the_merged_model(model_dir, tokenizer, backen
 
 
 def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
-    """The stages with inference.backend = vllm: tables valid, P(correct) equal to the transformers one."""
+    """generate_and_verify with inference.backend = vllm: tables valid, and P(correct) of its samples equal to
+    the transformers backend's verdicts on the same samples."""
     model_json = tmp_path / "model.json"
     model_json.write_text(f'{{"location": "{model_dir}", "chat_template": true}}')
     task = {"kind": "arithmetic", "options": {}}
@@ -134,21 +133,20 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     stages.make_data("arithmetic", {}, 3, 1, 0, data)  # 3 train prompts, 1 test prompt
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
-    common = dict(task=task, seed=0, t=0, threads=2)
-    gen = tmp_path / "gen.parquet"
-    stages.generate(model_json, None, data, gen, n_samples=2,
-                    max_new_tokens=12, temperature=1.0, inference=inference, **common)
-    gens = tables.read(gen, "generations")
-    assert gens["split"].to_list() == ["train"] * 6 + ["test"] * 2 and (gens["length"] > 0).all()
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     validate(config, str(ROOT / "config" / "schema.yaml"))
     verifier = {k: v for k, v in config["verifier"].items() if k not in ("sigma", "empty_policy")}
-    out = {}
-    for name in ("vllm", "transformers"):
-        stages.verify_samples(model_json, None, data, gen, tmp_path / f"verify-{name}.parquet",
-                              verifier=verifier,
-                              inference={**inference, "backend": name}, **common)
-        out[name] = tables.read(tmp_path / f"verify-{name}.parquet", "verify")
+    files = {"generations": tmp_path / "gen.parquet", "verify": tmp_path / "verify.parquet"}
+    stages.generate_and_verify(model_json, None, data, files, task=task, n_samples=2, max_new_tokens=12,
+                               temperature=1.0, verifier=verifier, seed=0, t=0, inference=inference, threads=2)
+    gens = tables.read(files["generations"], "generations")
+    assert gens["split"].to_list() == ["train"] * 6 + ["test"] * 2 and (gens["length"] > 0).all()
+    # the same responses verified by each backend
+    the_task, by_split = make_task("arithmetic", {}), stages.by_split(tables.read(data, "data"), data)
+    out = {"vllm": tables.read(files["verify"], "verify")}
+    loaded = stages.load_backend(model_json, None, {**inference, "backend": "transformers"}, threads=2)
+    out["transformers"] = stages.verify_samples(loaded, the_task, by_split, gens, verifier=verifier, seed=0, t=0,
+                                                where="gen.parquet")
     np.testing.assert_allclose(out["vllm"]["p_correct"], out["transformers"]["p_correct"], rtol=1e-3, atol=1e-4)
-    assert out["vllm"].select("split", "prompt_id", "sample").equals(gens.select("split", "prompt_id", "sample"))
-    assert isinstance(out["vllm"], pl.DataFrame) and Path(tmp_path / "verify-vllm.parquet").is_file()
+    keys = ("split", "prompt_id", "sample")
+    assert all(out[name].select(keys).equals(gens.select(keys)) for name in out)

@@ -42,12 +42,14 @@ def test_the_run_produces_a_trajectory_with_every_epoch(first_run):
     for name in ("trajectory.png", "trajectory.pdf"):
         assert (first_run / RUN / name).stat().st_size > 1000
     logs = {str(p.relative_to(first_run / RUN / "logs")) for p in (first_run / RUN / "logs").rglob("*.log")}
-    # one log per job: generate, verify, select per checkpoint (both splits), finetune per epoch, and the run's own
-    assert {f"epoch{t}/{step}.log" for t in range(T + 1) for step in ("generate", "verify", "select")} <= logs
+    # one log per job: generate_and_verify and select per checkpoint (both splits), finetune per epoch, the run's own
+    assert {f"epoch{t}/{step}.log" for t in range(T + 1) for step in ("generate_and_verify", "select")} <= logs
     assert {f"epoch{t}/finetune.log" for t in range(1, T + 1)} | {"trajectory.log", "plot_trajectory.log"} <= logs
     for t in range(T + 1):
         text = (first_run / RUN / "logs" / f"epoch{t}" / "select.log").read_text()
         assert "train" in text and "test" in text  # both splits in the one job
+        text = (first_run / RUN / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
+        assert text.count("loaded ") == 1 and "generated" in text and "TF:" in text  # one model load, both steps
     for t in range(1, T + 1):
         assert (first_run / RUN / f"epoch{t}" / "adapter" / "adapter_model.safetensors").is_file()
     assert (first_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
@@ -106,7 +108,10 @@ def test_reruns_follow_the_config_values_each_rule_uses(first_run):
     assert not names(fit, "epoch") and not names(fit, "trajectory.parquet")
 
     verifier = planned(first_run, {"verifier": {"qe_scale": 5}})
-    assert names(verifier, "epoch0/verify.parquet") and not names(verifier, "epoch0", "generations")
+    # one job samples and verifies with one model load, so a verifier setting reruns epoch 0's sampling too
+    # (every later checkpoint reruns anyway: its model is trained on the new picks)
+    assert names(verifier, "epoch0/verify.parquet") and names(verifier, "epoch0/generations.parquet")
+    assert not names(verifier, "results/data") and not names(verifier, "results/models")
 
 
 @pytest.mark.parametrize("overlay,message", [
@@ -153,6 +158,6 @@ def test_half_epoch_checkpoints_are_evaluated(first_run, tmp_path):
     assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
     half, whole = workdir / RUN / "epoch1" / "adapter_half", workdir / RUN / "epoch1" / "adapter"
     assert pl.read_parquet(half / "train_log.parquet").height < pl.read_parquet(whole / "train_log.parquet").height
-    assert "epoch1/adapter_half" in (workdir / RUN / "logs" / "epoch0.5" / "generate.log").read_text()
+    assert "epoch1/adapter_half" in (workdir / RUN / "logs" / "epoch0.5" / "generate_and_verify.log").read_text()
     fits = pl.read_parquet(workdir / RUN / "analysis" / "fits.parquet")
     assert fits.height > 0  # the analysis takes the fractional checkpoints (too few points to fit is a status)

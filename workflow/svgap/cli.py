@@ -55,10 +55,9 @@ def run_rule(smk) -> None:
     calls = {
         "data": lambda: stages.make_data(out=o[0], **p),
         "base_model": lambda: stages.base_model(out_json=o.descriptor, weights_dir=o.weights, **p),
-        "generate": lambda: stages.generate(i.model, _optional(i, "adapter"), i.data, o.generations,
-                                            threads=threads, seed=job["seed"], t=job["t"], **p),
-        "verify": lambda: stages.verify_samples(i.model, _optional(i, "adapter"), i.data, i.generations, o.verify,
-                                                threads=threads, seed=job["seed"], t=job["t"], **p),
+        "generate_and_verify": lambda: stages.generate_and_verify(i.model, _optional(i, "adapter"), i.data,
+                                                                  dict(o.items()), threads=threads, seed=job["seed"],
+                                                                  t=job["t"], **p),
         "select": lambda: stages.select_and_measure(i.data, i.generations, i.verify, dict(o.items()),
                                                     method=job["method"], t=job["t"], **p),
         # the finetune producing epoch t trains on the picks of epoch t - 1

@@ -3,9 +3,9 @@
 Each entry point takes file paths and plain values (the rule's slice of the config), reads and
 writes the tables of `svgap.tables`, and logs its progress. A checkpoint's tables hold both splits
 in a `split` column; the per-split steps (`grade`, `select`, `compute_metrics`) take and return
-DataFrames of one split. Nothing here imports Snakemake: the functions run
-from a test or a notebook as well. torch and transformers are imported only by the stages that run
-a model, so the table stages need neither.
+DataFrames of one split, and `generate` / `verify_samples` take a loaded model and return tables.
+Nothing here imports Snakemake: the functions run from a test or a notebook as well. torch and
+transformers are imported only by the stages that run a model, so the table stages need neither.
 """
 
 from __future__ import annotations
@@ -117,13 +117,29 @@ def load_backend(model_json, adapter, inference: dict, threads: int):
     return desc, tokenizer, engine
 
 
-def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int, max_new_tokens: int,
-             temperature: float, seed: int, t: float, inference: dict, threads: int = 1) -> None:
-    """N samples per prompt of each split of the data table, one model load for both."""
-    desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
+def generate_and_verify(model_json, adapter, data_path, out: Mapping[str, Path], *, task: dict, n_samples: int,
+                        max_new_tokens: int, temperature: float, verifier: dict, seed: int, t: float,
+                        inference: dict, threads: int = 1) -> None:
+    """The model of one checkpoint at work on both splits: N samples per prompt (the generations table),
+    then the same model's TF, QE and P(correct) of every sample (the verify table). One model load, one
+    vLLM engine start on a GPU, serves both steps."""
+    loaded = load_backend(model_json, adapter, inference, threads)
     the_task = make_task(task["kind"], task.get("options"))
+    data = by_split(tables.read(data_path, "data"), data_path)
+    gens = generate(loaded, the_task, data, n_samples=n_samples, max_new_tokens=max_new_tokens,
+                    temperature=temperature, seed=seed, t=t)
+    tables.write(gens, out["generations"])
+    tables.write(verify_samples(loaded, the_task, data, gens, verifier=verifier, seed=seed, t=t,
+                                where=str(out["generations"])), out["verify"])
+
+
+def generate(loaded, the_task, data: Mapping[str, pl.DataFrame], *, n_samples: int, max_new_tokens: int,
+             temperature: float, seed: int, t: float) -> pl.DataFrame:
+    """The generations table: N samples per prompt of each split (`data`: by_split of the data table), from
+    `loaded` = load_backend(...)."""
+    desc, tokenizer, backend = loaded
     parts = {}
-    for split, data_table in by_split(tables.read(data_path, "data"), data_path).items():
+    for split, data_table in data.items():
         prompts = [render(tokenizer, the_task.solver_messages(q), desc["chat_template"]) for q in data_table["prompt"]]
         seeds = [stable_seed(seed, "generate", split, t, pid) for pid in data_table["prompt_id"]]
         start = time.perf_counter()
@@ -142,26 +158,25 @@ def generate(model_json, adapter, data_path, out, *, task: dict, n_samples: int,
         n_tokens = int(parts[split]["length"].sum())
         log.info("%s: generated %d samples, %d tokens in %.1f s (%.1f tokens/s)", split, parts[split].height,
                  n_tokens, elapsed, n_tokens / elapsed if elapsed else float("nan"))
-    tables.write(with_split(parts), out)
+    return with_split(parts)
 
 
-def verify_samples(model_json, adapter, data_path, generations_path, out, *, task: dict, verifier: dict, seed: int,
-                   t: float, inference: dict, threads: int = 1) -> None:
-    """TF, QE and P(correct) of every sample of each split, one model load for both."""
-    desc, tokenizer, backend = load_backend(model_json, adapter, inference, threads)
+def verify_samples(loaded, the_task, data: Mapping[str, pl.DataFrame], gens: pl.DataFrame, *, verifier: dict,
+                   seed: int, t: float, where: str) -> pl.DataFrame:
+    """The verify table: TF, QE and P(correct) of every sample of a generations table (`where` names it in
+    errors; `data`: by_split of the data table), from `loaded` = load_backend(...)."""
+    desc, tokenizer, backend = loaded
     spec = verify.VerifierSpec.from_config(verifier)
-    the_task = make_task(task["kind"], task.get("options"))
-    data = by_split(tables.read(data_path, "data"), data_path)
     parts = {}
-    for split, gens in by_split(tables.read(generations_path, "generations"), generations_path).items():
+    for split, split_gens in by_split(gens, where).items():
         if split not in data:
-            raise ValueError(f"{generations_path}: the {split} split is missing from {data_path}")
-        gens = gens.join(data[split].select("prompt_id", "prompt"), on="prompt_id", how="left")
-        if gens["prompt"].null_count():
-            raise ValueError(f"{generations_path}: {split} prompt ids not in the {split} split of {data_path}")
-        parts[split] = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots, gens,
-                                     verifier, seed, split, t)
-    tables.write(with_split(parts), out)
+            raise ValueError(f"{where}: the {split} split is missing from the data table")
+        split_gens = split_gens.join(data[split].select("prompt_id", "prompt"), on="prompt_id", how="left")
+        if split_gens["prompt"].null_count():
+            raise ValueError(f"{where}: {split} prompt ids not in the {split} split of the data table")
+        parts[split] = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots,
+                                     split_gens, verifier, seed, split, t)
+    return with_split(parts)
 
 
 def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
