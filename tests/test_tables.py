@@ -5,10 +5,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
+from snakemake.utils import validate
 
 from svgap import stages, tables
+from svgap.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+validate(CONFIG, str(ROOT / "config" / "schema.yaml"))  # fills the defaults
 
 
 def test_missing_column_names_the_file_and_the_column(tmp_path):
@@ -70,3 +75,19 @@ def test_an_unknown_split_value_names_the_file():
     df = pl.DataFrame({"split": ["train", "valid"], "prompt_id": ["a", "b"]})
     with pytest.raises(ValueError, match=r"verify\.parquet: split value\(s\) \['valid'\]"):
         stages.by_split(df, "results/run/epoch0/verify.parquet")
+
+
+@pytest.mark.parametrize("gens,message", [
+    ({"train": ["a"], "test": ["c"]}, r"gen\.parquet: the test split is missing from the data table"),
+    ({"train": ["a", "z"]}, r"gen\.parquet: train prompt ids not in the train split of the data table"),
+])
+def test_verify_samples_names_generations_the_data_table_does_not_cover(gens, message):
+    """Both splits are checked before the model runs on either (a stand-in model that cannot run reaches
+    the error)."""
+    verifier = {k: v for k, v in CONFIG["verifier"].items() if k not in ("sigma", "empty_policy")}
+    data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["1 + 1", "2 + 2"]})}
+    table = stages.with_split({split: pl.DataFrame({"prompt_id": ids, "sample": [0] * len(ids), "text": "2"})
+                               for split, ids in gens.items()})
+    with pytest.raises(ValueError, match=message):
+        stages.verify_samples(({"chat_template": True}, None, None), make_task("arithmetic", {}), data, table,
+                              verifier=verifier, seed=0, t=0, where="gen.parquet")

@@ -167,16 +167,16 @@ def verify_samples(loaded, the_task, data: Mapping[str, pl.DataFrame], gens: pl.
     errors; `data`: by_split of the data table), from `loaded` = load_backend(...)."""
     desc, tokenizer, backend = loaded
     spec = verify.VerifierSpec.from_config(verifier)
-    parts = {}
+    questions = {}  # every split checked before the model runs on any
     for split, split_gens in by_split(gens, where).items():
         if split not in data:
             raise ValueError(f"{where}: the {split} split is missing from the data table")
-        split_gens = split_gens.join(data[split].select("prompt_id", "prompt"), on="prompt_id", how="left")
-        if split_gens["prompt"].null_count():
+        questions[split] = split_gens.join(data[split].select("prompt_id", "prompt"), on="prompt_id", how="left")
+        if questions[split]["prompt"].null_count():
             raise ValueError(f"{where}: {split} prompt ids not in the {split} split of the data table")
-        parts[split] = _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots,
-                                     split_gens, verifier, seed, split, t)
-    return with_split(parts)
+    return with_split({split: _verify_split(backend, tokenizer, desc["chat_template"], spec, the_task.verifier_shots,
+                                            split_gens, verifier, seed, split, t)
+                       for split, split_gens in questions.items()})
 
 
 def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
