@@ -75,3 +75,8 @@ def planned(workdir: Path, overlay: dict | None = None, configfile: str = "confi
 
 def names(outputs: set[str], *parts: str) -> set[str]:
     return {o for o in outputs if all(p in o for p in parts)}
+
+
+def verifier_params(config: dict) -> dict:
+    """The verifier slice rule generate_and_verify passes (rules/loop.smk): sigma and empty_policy are select's."""
+    return {k: v for k, v in config["verifier"].items() if k not in ("sigma", "empty_policy")}

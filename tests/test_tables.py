@@ -5,15 +5,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
-from snakemake.utils import validate
+from helpers import verifier_params
 
 from svgap import stages, tables
+from svgap.config import load as load_config
 from svgap.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-validate(CONFIG, str(ROOT / "config" / "schema.yaml"))  # fills the defaults
 
 
 def test_missing_column_names_the_file_and_the_column(tmp_path):
@@ -84,7 +82,7 @@ def test_an_unknown_split_value_names_the_file():
 def test_verify_samples_names_generations_the_data_table_does_not_cover(gens, message):
     """Both splits are checked before the model runs on either (a stand-in model that cannot run reaches
     the error)."""
-    verifier = {k: v for k, v in CONFIG["verifier"].items() if k not in ("sigma", "empty_policy")}
+    verifier = verifier_params(load_config(root=ROOT))
     data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["1 + 1", "2 + 2"]})}
     table = stages.with_split({split: pl.DataFrame({"prompt_id": ids, "sample": [0] * len(ids), "text": "2"})
                                for split, ids in gens.items()})

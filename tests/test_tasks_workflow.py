@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from helpers import ROOT, clone, snakemake
+from helpers import ROOT, clone, snakemake, verifier_params
 
 from svgap import stages, trajectory
 from svgap.config import load as load_config
@@ -56,7 +56,7 @@ def one_round(workdir: Path, task: str) -> Path:
         stages.generate_and_verify(model, adapter, data, files, task=the_task,
                                    n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
                                    temperature=CFG["loop"]["temperature"],
-                                   verifier={k: v for k, v in verifier.items() if k not in ("sigma", "empty_policy")},
+                                   verifier=verifier_params(CFG),
                                    **common)
         stages.select_and_measure(data, files["generations"], files["verify"],
                                   {name: files[name] for name in ("grades", "picks", "metrics")}, task=the_task,

@@ -16,12 +16,11 @@ import os
 import numpy as np
 import pytest
 import torch
-import yaml
-from helpers import ROOT
-from snakemake.utils import validate
+from helpers import ROOT, verifier_params
 
 from svgap import models, stages, tables
 from svgap.chat import render
+from svgap.config import load as load_config
 from svgap.hf_backend import HFBackend
 from svgap.tasks import make_task
 
@@ -133,9 +132,7 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     stages.make_data("arithmetic", {}, 3, 1, 0, data)  # 3 train prompts, 1 test prompt
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    validate(config, str(ROOT / "config" / "schema.yaml"))
-    verifier = {k: v for k, v in config["verifier"].items() if k not in ("sigma", "empty_policy")}
+    verifier = verifier_params(load_config(root=ROOT))
     files = {"generations": tmp_path / "gen.parquet", "verify": tmp_path / "verify.parquet"}
     stages.generate_and_verify(model_json, None, data, files, task=task, n_samples=2, max_new_tokens=12,
                                temperature=1.0, verifier=verifier, seed=0, t=0, inference=inference, threads=2)
