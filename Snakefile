@@ -1,6 +1,7 @@
 # svgap: the solver-verifier gap of LLM self-improvement (Sun et al., ICLR 2026; Song et al., ICLR 2025).
 #   snakemake --cores 2                         the embedded default (config/config.yaml)
 #   snakemake --cores 2 --configfile my.yaml    another model, task, N, sigma, ...
+#   snakemake --report report.html              every figure and table, with captions
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -10,6 +11,9 @@ configfile: "config/config.yaml"
 
 
 validate(config, "config/schema.yaml")
+
+
+report: "docs/report/workflow.rst"
 
 
 wildcard_constraints:
@@ -29,18 +33,18 @@ include: "rules/model.smk"
 include: "rules/loop.smk"
 include: "rules/trajectory.smk"
 include: "rules/analysis.smk"
+include: "rules/index.smk"
 
 
 rule all:
     input:
-        get_final_outputs(),
-        get_analysis_outputs(),
+        get_index_inputs(),
+        "results/index.md",
     default_target: True
 
 
 onsuccess:
-    print("svgap: finished. Per run (trajectory.parquet, trajectory.png/.pdf, analysis/):")
+    print("svgap: finished. Every table and figure of the papers, and the file that reproduces it: "
+          "results/index.md; the report: snakemake --report report.html")
     for path, _ in analysed_runs():
         print(f"  {path}")
-    if analysed_runs():
-        print("  across runs: results/analysis/ (table2, table4, parameters, comparison, early: .md/.tex)")

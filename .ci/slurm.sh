@@ -5,10 +5,11 @@
 #
 # Installs Debian's SLURM and munge, writes /etc/slurm/slurm.conf, starts munged, slurmctld and
 # slurmd, then in a scratch copy of the repository (so results/ of the checkout is never touched):
-#   1. the CI configuration through SLURM: snakemake --profile profiles/slurm --profile .ci/slurm-local
-#      (.ci/slurm-local/config.yaml says what the overlay changes), and checks the final outputs;
+#   1. the smallest CI configuration (config/ci.yaml + .ci/slurm-small.yaml: every rule once) through
+#      SLURM: snakemake --profile profiles/slurm --profile .ci/slurm-local (.ci/slurm-local/config.yaml
+#      says what the overlay changes), and checks that every job went through sbatch and the outputs;
 #   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
-#      in time, naming the FAILED SLURM job.
+#      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions.
 # The daemons are stopped by their recorded pids on exit, failure included.
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
 # default 600), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
@@ -181,19 +182,23 @@ export SVGAP_SLURM_PARTITION=$PARTITION SVGAP_SLURM_GPU_PARTITION=$PARTITION
 SMK=(snakemake --profile profiles/slurm --profile .ci/slurm-local --max-threads "$CPUS")
 
 # ---- 5. the CI configuration through SLURM ----
-section "run config/ci.yaml through SLURM (limit $LIMIT s) in $WORK"
+section "run config/ci.yaml + .ci/slurm-small.yaml through SLURM (limit $LIMIT s) in $WORK"
 t=$SECONDS
 rc=0
-timeout -k 30 "$LIMIT" "${SMK[@]}" --configfile config/ci.yaml 2>&1 | tee "$STATE/log/run.out" || rc=$?
+timeout -k 30 "$LIMIT" "${SMK[@]}" --configfile config/ci.yaml .ci/slurm-small.yaml 2>&1 \
+  | tee "$STATE/log/run.out" || rc=$?
 [ "$rc" -eq 0 ] || fail "the SLURM run exited with $rc (124: over $LIMIT s)"
 RUN_S=$((SECONDS - t))
-for f in results/smollm2-135m/add/tf/seed0/trajectory.parquet results/analysis/table2.md; do
+for f in results/smollm2-135m/add/tf/seed0/trajectory.parquet results/analysis/table2.md results/index.md; do
   [ -s "$f" ] || fail "missing output $f"
   echo "ok: $f"
 done
 submitted=$(grep -c "has been submitted with SLURM jobid" "$STATE/log/run.out" || true)
-[ "$submitted" -gt 0 ] || fail "no job went through sbatch"
-echo "ok: $submitted jobs ran as SLURM jobs; SLURM run: $RUN_S s"
+planned=$(awk '$1 == "total" {print $2; exit}' "$STATE/log/run.out")
+[ -n "$planned" ] || fail "no job table in the run's output"
+# every job but the local target rule `all` goes through sbatch
+[ "$submitted" -eq $((planned - 1)) ] || fail "$submitted jobs went through sbatch, $planned planned (all but 'all')"
+echo "ok: $submitted of $planned jobs ran as SLURM jobs; SLURM run: $RUN_S s"
 cat results/analysis/table2.md
 
 # ---- 6. the failure test ----
@@ -207,7 +212,8 @@ timeout -k 30 "$FAIL_LIMIT" "${SMK[@]}" --configfile config/ci.yaml .ci/slurm-fa
 grep -q "SLURM status is: 'FAILED'" "$STATE/log/fail.out" || fail "no FAILED SLURM job in the output"
 grep -q "holds no config.json" "$STATE/log/fail.out" || fail "the job's own error is not in the output"
 tries=$(( $(grep -c "has been submitted with SLURM jobid" "$STATE/log/fail.out" || true) ))
-[ "$tries" -gt 1 ] || fail "the failed job was not resubmitted (profiles/slurm sets retries)"
+retries=$(awk '$1 == "retries:" {print $2; exit}' profiles/slurm/config.yaml)
+[ "$tries" -eq $((retries + 1)) ] || fail "the failed job ran $tries times, profiles/slurm's retries: $retries means $((retries + 1))"
 FAIL_S=$((SECONDS - t))
 echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED"
 

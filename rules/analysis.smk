@@ -1,5 +1,9 @@
 # The dynamics analysis (svgap.dynamics): trajectory tables -> fits, tests, predictions, figures, tables.
 # `{run}` is a run folder below results/: <model>/<task>/<method>/seed<seed> or simulated/<name>.
+# Rule r runs workflow/scripts/r.py, which calls svgap.dynamics.stages.r.
+
+PAPER_TABLE_CATEGORY = {"table2": "correlation", "table4": "dgdt", "parameters": "fits",
+                        "comparison": "extensions", "early": "extensions"}
 
 
 rule simulate_trajectory:
@@ -13,7 +17,7 @@ rule simulate_trajectory:
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/simulate_trajectory.py"
 
 
 rule analyse_dynamics:
@@ -22,23 +26,24 @@ rule analyse_dynamics:
         "results/{run}/trajectory.parquet",
     output:
         fits="results/{run}/analysis/fits.parquet",
-        fits_csv="results/{run}/analysis/fits.csv",
+        fits_csv=run_report("results/{run}/analysis/fits.csv", "fits_table", "fits"),
         dgdt_points="results/{run}/analysis/dgdt_points.parquet",
         dgdt="results/{run}/analysis/dgdt.parquet",
-        dgdt_csv="results/{run}/analysis/dgdt.csv",
+        dgdt_csv=run_report("results/{run}/analysis/dgdt.csv", "dgdt_table", "dgdt"),
         correlation="results/{run}/analysis/correlation.parquet",
-        correlation_csv="results/{run}/analysis/correlation.csv",
+        correlation_csv=run_report("results/{run}/analysis/correlation.csv", "correlation_table", "correlation"),
     params:
         unit=ANALYSIS["unit"],
         fit=ANALYSIS["fit"],
         dgdt=ANALYSIS["dgdt"],
         epsilon=ANALYSIS["convergence"]["epsilon"],
+        settings=run_settings,  # for the report's captions
     log:
         "results/{run}/logs/analyse_dynamics.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/analyse_dynamics.py"
 
 
 rule predict_early:
@@ -48,19 +53,20 @@ rule predict_early:
     output:
         curves="results/{run}/analysis/prediction.parquet",
         scores="results/{run}/analysis/prediction_scores.parquet",
-        scores_csv="results/{run}/analysis/prediction_scores.csv",
+        scores_csv=run_report("results/{run}/analysis/prediction_scores.csv", "prediction_table", "extensions"),
     params:
         unit=ANALYSIS["unit"],
         fit=ANALYSIS["fit"],
         split=ANALYSIS["prediction"]["split"],
         first=ANALYSIS["prediction"]["first"],
         epsilon=ANALYSIS["convergence"]["epsilon"],
+        settings=run_settings,  # for the report's captions
     log:
         "results/{run}/logs/predict_early.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/predict_early.py"
 
 
 rule compare_laws:
@@ -69,17 +75,18 @@ rule compare_laws:
         "results/{run}/trajectory.parquet",
     output:
         table="results/{run}/analysis/comparison.parquet",
-        csv="results/{run}/analysis/comparison.csv",
+        csv=run_report("results/{run}/analysis/comparison.csv", "comparison_table", "extensions"),
     params:
         unit=ANALYSIS["unit"],
         fit=ANALYSIS["fit"],
         holdout=ANALYSIS["comparison"]["holdout"],
+        settings=run_settings,  # for the report's captions
     log:
         "results/{run}/logs/compare_laws.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/compare_laws.py"
 
 
 rule cross_improvement:
@@ -88,15 +95,16 @@ rule cross_improvement:
         "results/{run}/analysis/fits.parquet",
     output:
         table="results/{run}/analysis/cross.parquet",
-        csv="results/{run}/analysis/cross.csv",
+        csv=run_report("results/{run}/analysis/cross.csv", "cross_table", "cross"),
     params:
         **ANALYSIS["cross"],
+        settings=run_settings,  # for the report's captions
     log:
         "results/{run}/logs/cross_improvement.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/cross_improvement.py"
 
 
 rule plot_analysis:
@@ -111,28 +119,29 @@ rule plot_analysis:
         scores="results/{run}/analysis/prediction_scores.parquet",
         comparison="results/{run}/analysis/comparison.parquet",
     output:
-        fits_png=report("results/{run}/analysis/fits.png", caption="../docs/report/fits.rst", category="Dynamics"),
+        fits_png=run_report("results/{run}/analysis/fits.png", "fits", "fits"),
         fits_pdf="results/{run}/analysis/fits.pdf",
-        dgdt_png=report("results/{run}/analysis/dgdt.png", caption="../docs/report/dgdt.rst", category="Dynamics"),
+        dgdt_png=run_report("results/{run}/analysis/dgdt.png", "dgdt", "dgdt"),
         dgdt_pdf="results/{run}/analysis/dgdt.pdf",
-        prediction_png=report("results/{run}/analysis/prediction.png", caption="../docs/report/prediction.rst", category="Dynamics"),
+        prediction_png=run_report("results/{run}/analysis/prediction.png", "prediction", "extensions"),
         prediction_pdf="results/{run}/analysis/prediction.pdf",
-        comparison_png=report("results/{run}/analysis/comparison.png", caption="../docs/report/comparison.rst", category="Dynamics"),
+        comparison_png=run_report("results/{run}/analysis/comparison.png", "comparison", "extensions"),
         comparison_pdf="results/{run}/analysis/comparison.pdf",
     params:
         plot=config["plot"],
         unit=ANALYSIS["unit"],
         title=lambda w: w.run,
+        settings=run_settings,  # for the report's captions
     log:
         "results/{run}/logs/plot_analysis.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/plot_analysis.py"
 
 
 rule paper_tables:
-    """Across runs: Table 2, Table 4, the parameter table and the others (Markdown, LaTeX), combined tables."""
+    """Across runs: Table 2, Table 4, the parameter table and the others (Markdown, LaTeX, HTML), combined tables."""
     input:
         fits=get_all_of("fits.parquet"),
         dgdt=get_all_of("dgdt.parquet"),
@@ -142,6 +151,9 @@ rule paper_tables:
         scores=get_all_of("prediction_scores.parquet"),
     output:
         **{f"{name}_{ext}": f"results/analysis/{name}.{ext}" for name in ACROSS_RUNS for ext in ("md", "tex")},
+        **{f"{name}_html": report(f"results/analysis/{name}.html", caption=f"../docs/report/across_{name}.rst",
+                                  category=CATEGORIES[PAPER_TABLE_CATEGORY[name]], subcategory="across runs")
+          for name in ACROSS_RUNS},
         **{name: f"results/analysis/{name}.parquet" for name in ("fits", "dgdt", "correlation", "comparison", "prediction_scores")},
         **{f"{name}_csv": f"results/analysis/{name}.csv" for name in ("fits", "dgdt", "correlation", "comparison", "prediction_scores")},
         points="results/analysis/dgdt_points.parquet",
@@ -154,7 +166,7 @@ rule paper_tables:
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/paper_tables.py"
 
 
 rule plot_dgdt_runs:
@@ -162,7 +174,8 @@ rule plot_dgdt_runs:
     input:
         "results/analysis/dgdt_points.parquet",
     output:
-        png=report("results/analysis/dgdt.png", caption="../docs/report/dgdt_runs.rst", category="Dynamics"),
+        png=report("results/analysis/dgdt.png", caption="../docs/report/dgdt_runs.rst", category=CATEGORIES["dgdt"],
+                   subcategory="across runs"),
         pdf="results/analysis/dgdt.pdf",
     params:
         split=ANALYSIS["tables"]["split"],
@@ -172,4 +185,4 @@ rule plot_dgdt_runs:
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/plot_dgdt_runs.py"

@@ -1,8 +1,14 @@
-# Shared names, config checks and input functions (get_*) of the rules.
+# Shared names and the input functions (get_*) of the rules; the config checks live in svgap.config.
 import itertools
+import sys
 
+sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the checks and the paper index
 
-STAGE_SCRIPT = "../workflow/scripts/stage.py"
+from svgap.config import check
+from svgap.paper import CATEGORIES
+
+check(config)
+
 T = config["loop"]["epochs"]
 HALF = config["loop"]["checkpoints_per_epoch"] == 2
 
@@ -11,29 +17,6 @@ def checkpoints():
     """The checkpoint labels evaluated (the `t` wildcard): 0, 1, ..., T, and 0.5, 1.5, ... with HALF."""
     whole = [str(t) for t in range(T + 1)]
     return sorted(whole + ([f"{t}.5" for t in range(T)] if HALF else []), key=float)
-
-
-
-def check_config():
-    """Cross-references the schema cannot express; the message names the offending key."""
-    for section in ("models", "tasks"):
-        for name in config["runs"][section]:
-            if name not in config[section]:
-                raise ValueError(
-                    f"config runs.{section}: {name!r} is not defined under {section} "
-                    f"(defined: {sorted(config[section])})"
-                )
-    for key in ("tf_template", "qe_template"):
-        try:
-            config["verifier"][key].format(question="", response="")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"config verifier.{key}: only {{question}} and {{response}} may be filled in "
-                f"(write literal braces as {{{{ }}}}): {exc!r}"
-            ) from exc
-
-
-check_config()
 
 
 def runs():
@@ -58,7 +41,7 @@ def get_final_outputs():
     return [
         f"{d}/{name}"
         for d in run_dirs()
-        for name in ("trajectory.parquet", "trajectory.png", "trajectory.pdf")
+        for name in ("trajectory.parquet", "trajectory.csv", "trajectory.png", "trajectory.pdf")
     ]
 
 
@@ -87,6 +70,7 @@ def get_previous_adapter(w):
 
 
 def get_previous_picks(w):
+    """The picks finetune trains epoch t on: those of checkpoint t-1."""
     return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(w.t) - 1}/picks.parquet"
 
 
@@ -100,26 +84,35 @@ def backend_of(model):
     return config["models"][model].get("backend") or config["inference"]["backend"]
 
 
+# the `inference` keys a model job reads, per backend: tuning one backend reruns none of the other's jobs,
+# and `threads` is the job's thread count (threads:), not a setting of its results
+INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
+                  "vllm": ("device", "dtype", "vllm")}
+
+
 def inference_params(w):
-    """The inference settings of the run's model: `inference`, its backend overridden by the model's."""
+    """The inference settings generate_and_verify uses: the model's backend and that backend's keys."""
     backend = backend_of(w.model)
-    # only the backend's own settings, so that tuning one backend does not rerun the other's jobs
-    unused = ("vllm",) if backend == "transformers" else ("max_batch_tokens", "max_batch_rows")
-    return {k: v for k, v in config["inference"].items() if k not in unused} | {"backend": backend}
+    return {"backend": backend} | {k: config["inference"][k] for k in INFERENCE_KEYS[backend]}
 
 
 MODEL_ENVS = {"transformers": "../envs/model.yaml", "vllm": "../envs/vllm.yaml"}
 
 
 def get_model_env(w):
-    """The conda environment of generate / verify: the one of the model's backend."""
-    return MODEL_ENVS[inference_params(w)["backend"]]
+    """The conda environment of generate_and_verify: the one of the model's backend."""
+    return MODEL_ENVS[backend_of(w.model)]
 
 
 # one environment when every model uses the same backend: a fixed path, resolved once per rule
 # (a function is called for every job, which a dry run of the paper grid notices)
 _backends = {backend_of(m) for m in config["runs"]["models"]}
 MODEL_ENV = MODEL_ENVS[_backends.pop()] if len(_backends) == 1 else get_model_env
+
+
+# the verifier settings generate_and_verify uses (sigma and empty_policy are select's)
+VERIFIER_KEYS = ("temperature", "max_new_tokens", "tf_template", "qe_template", "correct_words", "incorrect_words",
+                 "qe_scale")
 
 
 def task_params(w):
@@ -150,32 +143,60 @@ ANALYSIS = config["analysis"]
 SIMULATE = config["simulate"] if config["runs"]["simulated"] else {}
 
 
-def simulated_dirs():
-    return [f"results/simulated/{name}" for name in SIMULATE]
-
-
 def analysed_runs():
     """Every trajectory the analysis covers: (folder, labels) for runs, then simulated trajectories."""
     out = [(run_dir(**r), {**r, "seed": int(r["seed"])}) for r in runs()]
     for name, sim in SIMULATE.items():
         out.append((f"results/simulated/{name}",
-                    dict(model="simulated", task=name, method="sim", seed=int(sim.get("seed", 0)))))
+                    dict(model="simulated", task=name, method="sim", seed=int(sim["seed"]))))
     return out
 
 
+def run_settings(w):
+    """One line of a run's settings for report captions (`{run}` wildcard: a run or simulated/<name>)."""
+    parts = w.run.split("/")
+    if parts[0] == "simulated":
+        sim = config["simulate"][parts[1]]
+        return (f"simulated trajectory {parts[1]}: U_s0 {sim['U_s0']}, U_v0 {sim['U_v0']}, alpha {sim['alpha']}, "
+                f"beta {sim['beta']}, k {sim['k']}, b {sim['b']}, {sim['epochs']} epochs every {sim['step']}, "
+                f"noise {sim['noise']}")
+    model, task, method, seed = parts
+    return loop_settings(model, task, method, seed.removeprefix("seed"))
+
+
+def loop_settings(model, task, method, seed):
+    loop, verifier = config["loop"], config["verifier"]
+    return (f"model {model}, task {task}, method {method}, seed {seed}: N = {loop['n_samples']}, "
+            f"sigma = {verifier['sigma'][method]} ({verifier['empty_policy']} empty sets), T = {T} epochs, "
+            f"{loop['checkpoints_per_epoch']} checkpoint(s) per epoch, {config['tasks'][task]['n_train']} train / "
+            f"{config['tasks'][task]['n_test']} test prompts")
+
+
 RUN_FIGURES = ("fits", "dgdt", "prediction", "comparison")
+RUN_TABLES = ("fits", "dgdt", "correlation", "prediction_scores", "comparison", "cross")
 ACROSS_RUNS = ("table2", "table4", "parameters", "comparison", "early")
+
+
+def run_report(path, caption, category):
+    """An output of one trajectory's analysis registered for the report: docs/report/<caption>.rst,
+    the paper section CATEGORIES[category], one subcategory per run."""
+    return report(path, caption=f"../docs/report/{caption}.rst", category=CATEGORIES[category], subcategory="{run}")
 
 
 def get_analysis_outputs():
     per_run = [
         f"{d}/analysis/{name}"
         for d, _ in analysed_runs()
-        for name in ["cross.parquet"] + [f"{fig}.{ext}" for fig in RUN_FIGURES for ext in ("png", "pdf")]
+        for name in [f"{fig}.{ext}" for fig in RUN_FIGURES for ext in ("png", "pdf")]
+        + [f"{table}.csv" for table in RUN_TABLES]
     ]
-    across = [f"results/analysis/{name}.{ext}" for name in ACROSS_RUNS for ext in ("md", "tex")]
+    across = [f"results/analysis/{name}.{ext}" for name in ACROSS_RUNS for ext in ("md", "tex", "html")]
     across += ["results/analysis/dgdt.png"]
     return per_run + (across if analysed_runs() else [])
+
+
+def get_settings_outputs():
+    return ["results/analysis/table3.html", "results/analysis/table3.md"] if runs() else []
 
 
 def get_all_of(name):
@@ -183,8 +204,13 @@ def get_all_of(name):
     return lambda w: [f"{d}/analysis/{name}" for d, _ in analysed_runs()]
 
 
+def get_index_inputs():
+    """Every file the index lists: the run's figures and tables (the index is made last)."""
+    return get_final_outputs() + get_analysis_outputs() + get_settings_outputs()
+
+
 def simulation_params(w):
+    """A simulated trajectory's settings (the schema fills their defaults): its dynamics apart."""
     sim = dict(config["simulate"][w.name])
     dynamics = {k: sim.pop(k) for k in ("U_s0", "U_v0", "alpha", "beta", "k", "b")}
-    defaults = dict(epochs=10, step=0.5, noise=0.01, seed=0, discrete=False)  # as in config/schema.yaml
-    return dict(name=w.name, dynamics=dynamics, **{**defaults, **sim})
+    return dict(name=w.name, dynamics=dynamics, **sim)

@@ -15,4 +15,4 @@ rule data:
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/data.py"

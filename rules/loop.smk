@@ -5,7 +5,8 @@
 # runs the same steps on held-out prompts (the evaluation of that checkpoint's model). One model load
 # (one vLLM engine start and one GPU job in the queue on a cluster) per checkpoint, and one table per
 # step holding both splits in its `split` column, keep the paper's grid at a plan Snakemake makes in
-# seconds (docs/design.md, "Jobs per checkpoint").
+# seconds (docs/design.md, "Jobs per checkpoint"). Rule r runs workflow/scripts/r.py, which calls
+# svgap.stages.r.
 
 
 rule generate_and_verify:
@@ -23,11 +24,7 @@ rule generate_and_verify:
         n_samples=config["loop"]["n_samples"],
         max_new_tokens=config["loop"]["max_new_tokens"],
         temperature=config["loop"]["temperature"],
-        verifier={
-            k: v
-            for k, v in config["verifier"].items()
-            if k not in ("sigma", "empty_policy")
-        },
+        verifier={k: config["verifier"][k] for k in VERIFIER_KEYS},
         inference=inference_params,
     threads: config["inference"]["threads"]
     log:
@@ -37,7 +34,7 @@ rule generate_and_verify:
     conda:
         MODEL_ENV
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/generate_and_verify.py"
 
 
 rule select:
@@ -62,7 +59,7 @@ rule select:
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/select.py"
 
 
 rule finetune:
@@ -76,7 +73,8 @@ rule finetune:
         **({"half": directory("results/{model}/{task}/{method}/seed{seed}/epoch{t}/adapter_half")} if HALF else {}),
     params:
         spec=config["finetune"],
-        inference=config["inference"],
+        device=config["inference"]["device"],
+        dtype=config["inference"]["dtype"],
     threads: config["inference"]["threads"]
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/finetune.log",
@@ -85,4 +83,4 @@ rule finetune:
     conda:
         "../envs/model.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/finetune.py"

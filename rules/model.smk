@@ -13,4 +13,4 @@ rule base_model:
     conda:
         "../envs/model.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/base_model.py"

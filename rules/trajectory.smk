@@ -1,32 +1,43 @@
+# A run's trajectory: every checkpoint's metrics in one table, and its figure. Rule r runs
+# workflow/scripts/r.py, which calls svgap.stages.r.
+
+
 rule trajectory:
-    """All (split, t) metric rows of a run, with the run's settings: trajectory.parquet."""
+    """All (split, t) metric rows of a run, with the run's settings: trajectory.parquet and .csv."""
     input:
         metrics=get_metrics,
     output:
-        "results/{model}/{task}/{method}/seed{seed}/trajectory.parquet",
+        table="results/{model}/{task}/{method}/seed{seed}/trajectory.parquet",
+        csv=report("results/{model}/{task}/{method}/seed{seed}/trajectory.csv",
+                   caption="../docs/report/trajectory_table.rst", category=CATEGORIES["trajectories"],
+                   subcategory="{model}/{task}/{method}/seed{seed}"),
     params:
         run=run_values,
+        settings=lambda w: loop_settings(w.model, w.task, w.method, w.seed),  # for the report's captions
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/trajectory.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/trajectory.py"
 
 
 rule plot_trajectory:
-    """U_s, U_v, G and accuracies against t."""
+    """U_s, U_v, G and accuracies against t (SVG Figs. 3, 10-13)."""
     input:
         "results/{model}/{task}/{method}/seed{seed}/trajectory.parquet",
     output:
-        png=report("results/{model}/{task}/{method}/seed{seed}/trajectory.png", caption="../docs/report/trajectory.rst", category="Trajectories"),
+        png=report("results/{model}/{task}/{method}/seed{seed}/trajectory.png",
+                   caption="../docs/report/trajectory.rst", category=CATEGORIES["trajectories"],
+                   subcategory="{model}/{task}/{method}/seed{seed}"),
         pdf="results/{model}/{task}/{method}/seed{seed}/trajectory.pdf",
     params:
         plot=config["plot"],
         title=lambda w: f"{w.model} / {w.task} / {w.method} / seed {w.seed}",
+        settings=lambda w: loop_settings(w.model, w.task, w.method, w.seed),  # for the report's captions
     log:
         "results/{model}/{task}/{method}/seed{seed}/logs/plot_trajectory.log",
     conda:
         "../envs/tables.yaml"
     script:
-        STAGE_SCRIPT
+        "../workflow/scripts/plot_trajectory.py"

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from svgap import models
-from svgap.hf_backend import HFBackend
+from svgap.inference import models
+from svgap.inference.hf_backend import HFBackend
 
 
 @pytest.fixture(scope="session")

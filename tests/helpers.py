@@ -1,6 +1,7 @@
 """Running the workflow from tests: a fresh copy of it, snakemake on it, and dry-run plans."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,44 +40,80 @@ def tables_of(workdir: Path) -> dict[str, pl.DataFrame]:
     return {str(p.relative_to(root)): pl.read_parquet(p) for p in sorted(root.rglob("*.parquet"))}
 
 
+def _workflow(api, snakefile: str, workdir: str, configfiles: list[str]):
+    return api.workflow(resource_settings=ResourceSettings(cores=1),
+                        config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
+                        snakefile=Path(snakefile), workdir=Path(workdir))
+
+
 def dry_run_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> list[str]:
     """Outputs a dry run would (re)make, through the Snakemake API (in the calling process)."""
     outputs: list[str] = []
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
-                                config_settings=ConfigSettings(configfiles=[Path(c) for c in configfiles]),
-                                snakefile=Path(snakefile), workdir=Path(workdir))
-        workflow.dag().execute_workflow(executor="dryrun", updated_files=outputs)
+        _workflow(api, snakefile, workdir, configfiles).dag().execute_workflow(executor="dryrun",
+                                                                              updated_files=outputs)
     return [str(o) for o in outputs]
 
 
-def planned(workdir: Path, overlay: dict | None = None, configfile: str = "config/ci.yaml") -> set[str]:
-    """Outputs a dry run would (re)make, with an optional config overlay.
+def report_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> list[dict]:
+    """Every output a rule registers for the report: rule, pattern (wildcards without their constraints,
+    a run folder written {run}), category, caption (in the calling process)."""
+    from snakemake.io import get_flag_value, is_flagged
 
-    The dry run happens in a child process: a workflow built in the test process leaves Snakemake
-    objects in module namespaces that later break vLLM's start-up scan of sys.modules (its kernel
-    dispatcher calls vars(x).get on every module attribute; Snakemake's storage proxy answers any
-    attribute), and it changes the working directory.
+    out = []
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        for rule in _workflow(api, snakefile, workdir, configfiles)._workflow.rules:
+            for f in rule.output:
+                if is_flagged(f, "report"):
+                    flag = get_flag_value(f, "report")
+                    pattern = re.sub(r"\{(\w+),[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", r"{\1}", str(f))
+                    pattern = pattern.replace("{model}/{task}/{method}/seed{seed}", "{run}")
+                    out.append({"rule": rule.name, "pattern": pattern, "category": flag.category,
+                                "caption": str(flag.caption.get_path_or_uri(secret_free=True))})
+    return out
+
+
+def in_child(function: str, workdir: Path, configfiles: list[Path]):
+    """helpers.<function>(Snakefile, workdir, configfiles) in a child process, its JSON result back.
+
+    A workflow built in the test process leaves Snakemake objects in module namespaces that later break
+    vLLM's start-up scan of sys.modules (its kernel dispatcher calls vars(x).get on every module
+    attribute; Snakemake's storage proxy answers any attribute), and it changes the working directory.
     """
+    code = (f"import json, sys; from helpers import {function}; "
+            f"print(json.dumps({function}(*json.loads(sys.argv[1]))))")
+    args = json.dumps([str(workdir / "Snakefile"), str(workdir), [str(c) for c in configfiles]])
+    done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{function} failed:\n{done.stderr[-5000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def planned(workdir: Path, overlay: dict | None = None, configfile: str = "config/ci.yaml") -> set[str]:
+    """Outputs a dry run would (re)make, with an optional config overlay (planned in a child process)."""
     configfiles = [workdir / configfile]
     if overlay:
         path = workdir / "config" / "overlay.yaml"
         path.write_text(yaml.safe_dump(overlay))
         configfiles.append(path)
-    code = ("import json, sys; from helpers import dry_run_outputs; "
-            "print(json.dumps(dry_run_outputs(*json.loads(sys.argv[1]))))")
-    args = json.dumps([str(workdir / "Snakefile"), str(workdir), [str(c) for c in configfiles]])
-    done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
-                          cwd=Path(__file__).parent, timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(f"dry run failed:\n{done.stderr[-5000:]}")
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    return set(in_child("dry_run_outputs", workdir, configfiles))
 
 
 def names(outputs: set[str], *parts: str) -> set[str]:
     return {o for o in outputs if all(p in o for p in parts)}
 
 
+VERIFIER_KEYS = ("temperature", "max_new_tokens", "tf_template", "qe_template", "correct_words", "incorrect_words",
+                 "qe_scale")  # as rules/common.smk
+
+
+def inference_params(config: dict) -> dict:
+    """The inference slice rule generate_and_verify passes for the transformers backend (rules/common.smk)."""
+    return {"backend": "transformers"} | {k: config["inference"][k] for k in
+                                          ("device", "dtype", "max_batch_tokens", "max_batch_rows")}
+
+
 def verifier_params(config: dict) -> dict:
     """The verifier slice rule generate_and_verify passes (rules/loop.smk): sigma and empty_policy are select's."""
-    return {k: v for k, v in config["verifier"].items() if k not in ("sigma", "empty_policy")}
+    return {k: config["verifier"][k] for k in VERIFIER_KEYS}

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from svgap.backend import length_batches, sequence_seed
-from svgap.chat import render
-from svgap.hf_backend import common_prefix_length, draw
+from svgap.inference.backend import length_batches, sequence_seed
+from svgap.inference.chat import render
+from svgap.inference.hf_backend import common_prefix_length, draw
 from svgap.tasks import make_task
 
 

@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from svgap.bon import best_of_n
+from svgap.loop.bon import best_of_n
 
 
 def table(rows):

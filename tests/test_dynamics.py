@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from svgap.columns import COLUMNS
 from svgap.dynamics import analyse, cross, forecast, rates, simulate
 from svgap.dynamics.fit import FitSettings, fit, fit_joint
 from svgap.dynamics.theory import Dynamics, closed_form, dUs_inf_dG0, epochs_to_converge, identified
@@ -161,6 +162,37 @@ def test_partial_f_test_detects_memory_and_not_its_absence():
     assert with_memory["df_den"] == 40 - 3
 
 
+def test_the_lag_is_one_epoch_also_with_half_epoch_checkpoints():
+    """G(t - 1) is the gap one epoch earlier, not the previous checkpoint t - 0.5 (SVG App. E)."""
+    G = 100.0 + T  # distinct values: G(t) = 100 + t
+    every = rates.finite_differences(T, G, "forward", points="checkpoints")
+    assert every["t"].to_list() == list(T[:-1])
+    prev = dict(zip(every["t"], every["G_prev"], strict=True))
+    assert prev[0.0] is None and prev[0.5] is None  # no checkpoint one epoch earlier
+    assert prev[1.0] == 100.0 and prev[1.5] == 100.5 and prev[9.5] == 108.5
+    epochs = rates.finite_differences(T, G, "forward", points="epochs")
+    assert epochs["t"].to_list() == list(range(10)) and epochs["dGdt"].to_list() == [1.0] * 10
+    assert epochs["G_prev"].to_list() == [None] + [100.0 + t for t in range(9)]
+
+
+def test_table_4_has_the_papers_seven_degrees_of_freedom():
+    """10 epochs of half-epoch checkpoints, whole-epoch points, forward differences, no intercept: 9 points
+    with a G(t - 1), two slopes, 7 residual degrees of freedom, as the paper's p-values imply (App. E,
+    Table 4: e.g. F = 1.807 with p = 0.2209 is F(1, 7))."""
+    rng = np.random.default_rng(0)
+    U_s, U_v = simulate.ode(D, T)
+    G = U_s - U_v + 0.3 * rng.standard_normal(len(T))
+    test = rates.partial_f_test(rates.finite_differences(T, G, "forward", "epochs"), intercept=False)
+    assert test["n"] == 9 and test["df_den"] == 7
+    from scipy import stats
+    # the paper rounds F to 3 digits; df 6 and 8 would give 0.2275 and 0.2157
+    assert stats.f.sf(1.807, 1, test["df_den"]) == pytest.approx(0.2209, abs=2e-4)
+    with_intercept = rates.partial_f_test(rates.finite_differences(T, G, "forward", "epochs"), intercept=True)
+    assert with_intercept["df_den"] == 6
+    every = rates.partial_f_test(rates.finite_differences(T, G, "forward", "checkpoints"), intercept=False)
+    assert every["n"] == 18 and every["df_den"] == 16  # t = 1, 1.5, ..., 9.5
+
+
 def test_pearson_and_stars():
     u = np.array([5.0, 4.0, 3.0, 2.5, 2.0])
     row = rates.pearson(u, 1 - u / 10)
@@ -227,13 +259,13 @@ def test_model_comparison_picks_the_law_that_generated_the_data():
 def test_analysis_tables_have_their_documented_columns():
     traj = simulate.trajectory(D, 10, 0.5, 0.01, seed=0)
     fits = analyse.fits_table(traj, "total", FitSettings(), 0.1)
-    assert fits.columns == list(analyse.ANALYSIS_COLUMNS["fits"])
+    assert fits.columns == list(COLUMNS["fits"])
     assert set(fits["fit"]) == {"U_s", "U_v", "G", "joint"} and set(fits["split"]) == {"train", "test"}
     points, dgdt = analyse.dgdt_tables(traj, "total", "forward", True)
-    assert dgdt.columns == list(analyse.ANALYSIS_COLUMNS["dgdt"]) and dgdt.height == 2
+    assert dgdt.columns == list(COLUMNS["dgdt"]) and dgdt.height == 2
     assert analyse.correlation_table(traj, "total").height == 4
     cross_table = analyse.cross_table(fits, 0.5, 10, 1.0, 8)
-    assert cross_table.columns == list(analyse.ANALYSIS_COLUMNS["cross"]) and cross_table.height == 8
+    assert cross_table.columns == list(COLUMNS["cross"]) and cross_table.height == 8
     with pytest.raises(ValueError, match=r"U_s_tok"):
         analyse.fits_table(traj, "token", FitSettings(), 0.1)
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from svgap import models
-from svgap.chat import render
-from svgap.finetune import FinetuneSpec, train
-from svgap.hf_backend import HFBackend
+from svgap.inference import models
+from svgap.inference.chat import render
+from svgap.inference.hf_backend import HFBackend
+from svgap.loop.finetune import FinetuneSpec, train
 from svgap.tasks import make_task
 
 pytestmark = pytest.mark.slow

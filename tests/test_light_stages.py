@@ -10,8 +10,9 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split('.')[0] in {'torch', 'transformers', 'peft', 'accelerate', 'gguf'}:
             raise ModuleNotFoundError(name)
 sys.meta_path.insert(0, Block())
-import svgap.cli, svgap.stages, svgap.trajectory
-from svgap.stages import make_data, grade, select, compute_metrics
+import svgap.stages, svgap.loop.trajectory, svgap.dynamics.stages, svgap.paper
+from svgap.stages import data, select, trajectory, plot_trajectory, hyperparameters, index
+from svgap.loop import bon, grading, metrics
 print('imported without torch')
 """
 

@@ -6,8 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from svgap.bon import best_of_n
-from svgap.metrics import METRIC_COLUMNS, auroc, compute
+from svgap.columns import METRIC_COLUMNS
+from svgap.loop.bon import best_of_n
+from svgap.loop.metrics import auroc, compute
 
 
 def samples():
@@ -34,18 +35,20 @@ def run(policy):
     return compute(s, picks, "tf_score", 0.5)
 
 
-def test_skip_policy_pairs_u_s_and_u_v_on_the_same_prompts():
+def test_u_s_is_over_every_prompt_and_u_v_over_the_prompts_with_a_pick():
+    """Eq. 5: U_s averages the solver sample over all n prompts, also the one whose candidate set is
+    empty (b); U_v averages the picks, which exist for a and c only under `skip`."""
     m = run("skip")
     assert m["n_prompts"] == 3 and m["n_empty"] == 1 and m["n_paired"] == 2
-    # picks: a -> sample 1 (2.0); c -> sample 1 (1.0 / 1 token beats 4.0 / 4 tokens: tie at 1.0, index 0 wins)
+    # picks: a -> sample 1 (2.0 / 2 tokens); c -> sample 0 (4.0 / 4 = 1.0 ties sample 1's 1.0 / 1: index 0 wins)
     assert m["U_v"] == pytest.approx((2.0 + 4.0) / 2)
-    assert m["U_s"] == pytest.approx((6.0 + 4.0) / 2)
+    assert m["U_s"] == pytest.approx((6.0 + 3.0 + 4.0) / 3)  # b's solver sample counts
+    assert m["U_s_paired"] == pytest.approx((6.0 + 4.0) / 2)  # only a and c
     assert m["G"] == pytest.approx(m["U_s"] - m["U_v"])
-    assert m["U_s_tok"] == pytest.approx((6 / 3 + 4 / 4) / 2)
+    assert m["U_s_tok"] == pytest.approx((6 / 3 + 3 / 3 + 4 / 4) / 3)
     assert m["U_v_tok"] == pytest.approx((2 / 2 + 4 / 4) / 2)
-    assert m["acc_s"] == pytest.approx(0.5) and m["acc_v"] == pytest.approx(1.0)
-    assert m["U_s_all"] == pytest.approx((6 + 3 + 4) / 3)
-    assert m["acc_s_all"] == pytest.approx(1 / 3)
+    assert m["acc_s"] == pytest.approx(1 / 3) and m["acc_v"] == pytest.approx(1.0)
+    assert m["len_s"] == pytest.approx((3 + 3 + 4) / 3)
     assert m["len_v"] == pytest.approx(3.0)
     assert m["U_s_N"] == pytest.approx(((6 + 2) / 2 + (3 + 5) / 2 + (4 + 1) / 2) / 3)
     assert m["U_s_N_tok"] == pytest.approx(((2 + 1) / 2 + (1 + 1) / 2 + (1 + 1) / 2) / 3)
@@ -54,7 +57,7 @@ def test_skip_policy_pairs_u_s_and_u_v_on_the_same_prompts():
 def test_all_policy_keeps_every_prompt():
     m = run("all")
     assert m["n_empty"] == 1 and m["n_paired"] == 3
-    assert m["U_s"] == pytest.approx(m["U_s_all"])
+    assert m["U_s"] == pytest.approx(m["U_s_paired"]) == pytest.approx(run("skip")["U_s"])
     assert m["U_v"] == pytest.approx((2.0 + 3.0 + 4.0) / 3)  # b falls back to sample 0 (1.0 per token)
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from svgap import models
+from svgap.inference import models
 
 
 def test_local_model_resolves_to_its_folder(tmp_path):

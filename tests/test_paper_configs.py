@@ -1,7 +1,7 @@
 """config/paper/*.yaml: valid, SVG Table 3's settings, the paper's grid, and a DAG that plans.
 
 The dry runs of every paper config (with their job counts and times) are in `.ci/run`
-(`python -m svgap.bench_dag`); here one config is planned through the Snakemake API.
+(`python workflow/benchmarks/dag.py`); here one config is planned through the Snakemake API.
 """
 
 import shutil
@@ -14,8 +14,8 @@ from svgap.config import load as load_config
 
 PAPER = sorted((ROOT / "config" / "paper").glob("*.yaml"))
 MODELS = {"phi-4-mini": "microsoft/Phi-4-mini-instruct", "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
-          "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct",
-          "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct"}
+          "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct"}
+# SVG §4, Figs. 10-17: these four self-improve; Llama-3.1-8B appears only in the sample-size study (Fig. 18)
 TABLE3 = {  # SVG Table 3
     ("finetune", "lr"): 1e-5, ("finetune", "weight_decay"): 0.01, ("loop", "temperature"): 1.0,
     ("verifier", "temperature"): 0.1, ("loop", "n_samples"): 16, ("loop", "max_new_tokens"): 512,
@@ -41,6 +41,8 @@ def test_paper_config_has_table_3_and_the_paper_models(path):
     for name, hub_id in MODELS.items():
         assert config["models"][name] == {**config["models"][name], "source": "hub", "id": hub_id}
     assert config["runs"]["simulated"] is False  # the embedded default's simulated reference stays out
+    # Table 4 as the paper computed it (App. E): whole epochs, forward differences, no intercept
+    assert config["analysis"]["dgdt"] == {"points": "epochs", "scheme": "forward", "intercept": False}
 
 
 def test_the_grids_are_the_papers():
@@ -56,10 +58,11 @@ def test_a_paper_config_plans_every_half_epoch_checkpoint(tmp_path):
     shutil.copy(ROOT / "tests" / "fixtures" / "prontoqa.json", workdir / "data" / "prontoqa.json")
     out = planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
     checkpoints = 21  # t = 0, 0.5, ..., 10
-    assert len(names(out, "generations.parquet")) == 5 * 2 * checkpoints  # models x tasks x t, both splits in each
+    assert len(names(out, "generations.parquet")) == 4 * 2 * checkpoints  # models x tasks x t, both splits in each
     half = names(out, "adapter_half")
-    assert len(half) == len(names(out, "/adapter") - half) == 5 * 2 * 10  # one of each per finetune
-    assert names(out, "llama-3.1-8b/mbpp/tf/seed0/epoch9.5/metrics.parquet")
+    assert len(half) == len(names(out, "/adapter") - half) == 4 * 2 * 10  # one of each per finetune
+    assert names(out, "llama-3.2-3b/mbpp/tf/seed0/epoch9.5/metrics.parquet")
+    assert not names(out, "llama-3.1-8b")
     assert not names(out, "simulated") and not names(out, "smollm2")
     assert "results/analysis/table2.md" in out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from svgap.sandbox import STATUSES, SandboxResult, run_tests
+from svgap.tasks.sandbox import STATUSES, SandboxResult, run_tests
 
 ADD = "def add(a, b):\n    return a + b"
 ADD_TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(0, 0) == 0"]

@@ -7,8 +7,10 @@ import polars as pl
 import pytest
 from helpers import verifier_params
 
-from svgap import stages, tables
+from svgap import tables
+from svgap.columns import COLUMNS
 from svgap.config import load as load_config
+from svgap.loop.verification import verify_samples
 from svgap.tasks import make_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +45,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 def test_every_documented_column_is_in_the_docs():
     doc = (ROOT / "docs" / "tables.md").read_text()
-    for kind, columns in tables.COLUMNS.items():
+    for kind, columns in COLUMNS.items():
         section = re.search(rf"^## {kind}\b.*?(?=^## |\Z)", doc, flags=re.S | re.M)
         assert section, f"docs/tables.md has no section '## {kind}'"
         for column in columns:
@@ -53,11 +55,11 @@ def test_every_documented_column_is_in_the_docs():
 def test_a_checkpoint_table_splits_and_joins_back_in_split_order(tmp_path):
     parts = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "sample": [0, 1]}),
              "test": pl.DataFrame({"prompt_id": ["c"], "sample": [0]})}
-    joined = stages.with_split(parts)
+    joined = tables.with_split(parts)
     assert joined.columns == ["split", "prompt_id", "sample"]
     assert joined["split"].to_list() == ["train", "train", "test"]
     # a table written test-first still comes back train first, each split's rows in file order
-    back = stages.by_split(joined.reverse(), "t.parquet")
+    back = tables.by_split(joined.reverse(), "t.parquet")
     assert list(back) == ["train", "test"]
     assert back["train"].equals(parts["train"].reverse()) and back["test"].equals(parts["test"])
 
@@ -65,14 +67,14 @@ def test_a_checkpoint_table_splits_and_joins_back_in_split_order(tmp_path):
 def test_a_column_empty_in_one_split_takes_the_type_of_the_other():
     parts = {"train": pl.DataFrame({"sample": [0], "pred_strict": [None]}),  # no strict answer in the train split
              "test": pl.DataFrame({"sample": [0], "pred_strict": ["42"]})}
-    joined = stages.with_split(parts)
+    joined = tables.with_split(parts)
     assert joined.schema["pred_strict"] == pl.String and joined["pred_strict"].to_list() == [None, "42"]
 
 
 def test_an_unknown_split_value_names_the_file():
     df = pl.DataFrame({"split": ["train", "valid"], "prompt_id": ["a", "b"]})
     with pytest.raises(ValueError, match=r"verify\.parquet: split value\(s\) \['valid'\]"):
-        stages.by_split(df, "results/run/epoch0/verify.parquet")
+        tables.by_split(df, "results/run/epoch0/verify.parquet")
 
 
 @pytest.mark.parametrize("gens,message", [
@@ -84,8 +86,8 @@ def test_verify_samples_names_generations_the_data_table_does_not_cover(gens, me
     the error)."""
     verifier = verifier_params(load_config(root=ROOT))
     data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["1 + 1", "2 + 2"]})}
-    table = stages.with_split({split: pl.DataFrame({"prompt_id": ids, "sample": [0] * len(ids), "text": "2"})
+    table = tables.with_split({split: pl.DataFrame({"prompt_id": ids, "sample": [0] * len(ids), "text": "2"})
                                for split, ids in gens.items()})
     with pytest.raises(ValueError, match=message):
-        stages.verify_samples(({"chat_template": True}, None, None), make_task("arithmetic", {}), data, table,
+        verify_samples(({"chat_template": True}, None, None), make_task("arithmetic", {}), data, table,
                               verifier=verifier, seed=0, t=0, where="gen.parquet")

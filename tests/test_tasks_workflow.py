@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from helpers import ROOT, clone, snakemake, verifier_params
+from helpers import ROOT, clone, inference_params, snakemake, verifier_params
 
-from svgap import stages, trajectory
+from svgap import stages, tables
 from svgap.config import load as load_config
+from svgap.loop import trajectory
 
 pytestmark = pytest.mark.slow
 
@@ -52,26 +53,25 @@ def one_round(workdir: Path, task: str) -> Path:
     for t in (0, 1):
         e = run / f"epoch{t}"
         files = {name: e / f"{name}.parquet" for name in ("generations", "verify", "grades", "picks", "metrics")}
-        common = dict(seed=0, t=t, inference=inference, threads=2)
-        stages.generate_and_verify(model, adapter, data, files, task=the_task,
-                                   n_samples=CFG["loop"]["n_samples"], max_new_tokens=CFG["loop"]["max_new_tokens"],
-                                   temperature=CFG["loop"]["temperature"],
-                                   verifier=verifier_params(CFG),
-                                   **common)
-        stages.select_and_measure(data, files["generations"], files["verify"],
-                                  {name: files[name] for name in ("grades", "picks", "metrics")}, task=the_task,
-                                  method="tf", sigma=sigma, empty_policy=verifier["empty_policy"], t=t)
+        stages.generate_and_verify(model=model, adapter=adapter, data=data, generations=files["generations"],
+                                   verify=files["verify"], task=the_task, n_samples=CFG["loop"]["n_samples"],
+                                   max_new_tokens=CFG["loop"]["max_new_tokens"],
+                                   temperature=CFG["loop"]["temperature"], verifier=verifier_params(CFG),
+                                   inference=inference_params(CFG), seed=0, t=t, threads=2)
+        stages.select(data=data, generations=files["generations"], verify=files["verify"], grades=files["grades"],
+                      picks=files["picks"], metrics=files["metrics"], task=the_task, method="tf", sigma=sigma,
+                      empty_policy=verifier["empty_policy"], t=t)
         if t == 0:
             adapter = run / "epoch1" / "adapter"
-            stages.finetune(model, None, files["picks"], adapter, spec=CFG["finetune"],
-                            seed=0, t=0, inference=inference, threads=2)
+            stages.finetune(model=model, adapter=None, picks=files["picks"], out=adapter, spec=CFG["finetune"],
+                            device=inference["device"], dtype=inference["dtype"], seed=0, t=1, threads=2)
     return run
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_the_task_runs_through_the_loop(workdir, task):
     spec = CFG["tasks"][task]
-    data = stages.by_split(pl.read_parquet(workdir / f"results/data/{task}.parquet"), task)
+    data = tables.by_split(pl.read_parquet(workdir / f"results/data/{task}.parquet"), task)
     assert data["train"].height == spec["n_train"] and data["test"].height == spec["n_test"]
     for table in data.values():
         for meta in table["meta"]:

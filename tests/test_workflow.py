@@ -1,19 +1,26 @@
-"""The whole DAG on the CI config: a real run, determinism, kill-and-resume, rerun triggers, bad config.
+"""The whole DAG on the CI config: a real run, its report, kill-and-resume, rerun triggers, bad config.
 
 Each run happens in a fresh copy of the workflow (as a user's clone would be). The first run converts
-the embedded model through the base_model rule; later copies reuse its converted weights.
+the embedded model through the base_model rule; later copies reuse its converted weights. The
+kill-and-resume run is also the second independent run of the same config: its tables must equal the
+first run's bit for bit.
 """
 
 import os
 import signal
 import subprocess
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 import yaml
-from helpers import ROOT, SNAKEMAKE, clone, names, planned, snakemake, tables_of
+from helpers import ROOT, SNAKEMAKE, clone, in_child, names, planned, snakemake, tables_of
+from snakemake.common import get_report_id
+
+from svgap.paper import pattern_regex
 
 pytestmark = pytest.mark.slow
 
@@ -55,16 +62,6 @@ def test_the_run_produces_a_trajectory_with_every_epoch(first_run):
     assert (first_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
 
 
-def test_two_runs_give_identical_tables(first_run, tmp_path):
-    second = clone(tmp_path / "run_b", models_from=first_run)
-    done = snakemake(second)
-    assert done.returncode == 0, done.stderr[-5000:]
-    a, b = tables_of(first_run), tables_of(second)
-    assert a.keys() == b.keys()
-    for name in a:
-        assert a[name].equals(b[name]), f"{name} differs between two runs with the same seed"
-
-
 def test_a_run_killed_during_finetune_resumes_to_the_same_results(first_run, tmp_path):
     workdir = clone(tmp_path / "run_c", models_from=first_run)
     log = workdir / RUN / "logs" / "epoch1" / "finetune.log"
@@ -81,8 +78,9 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(first_run, tmp
     done = snakemake(workdir)
     assert done.returncode == 0, done.stderr[-5000:]
     a, c = tables_of(first_run), tables_of(workdir)
-    for name in a:
-        assert a[name].equals(c[name]), f"{name} differs after kill and resume"
+    assert a.keys() == c.keys()
+    for name in a:  # two independent runs with the same seed, one of them killed and resumed
+        assert a[name].equals(c[name]), f"{name} differs between the first run and the killed-and-resumed one"
     assert not list((workdir / "results").rglob("*.partial"))
 
 
@@ -101,17 +99,40 @@ def test_reruns_follow_the_config_values_each_rule_uses(first_run):
 
     plot = planned(first_run, {"plot": {"dpi": 80}})
     assert {f"{RUN}/trajectory.png", f"{RUN}/trajectory.pdf", f"{RUN}/analysis/fits.png"} <= plot
-    assert all(o.endswith((".png", ".pdf")) for o in plot), plot  # figures only
+    assert all(o.endswith((".png", ".pdf")) for o in plot - {"results/index.md"}), plot  # figures (and the index)
 
     fit = planned(first_run, {"analysis": {"fit": {"confidence": 0.8}}})
     assert names(fit, "analysis/fits.parquet") and names(fit, "results/analysis/parameters.md")
     assert not names(fit, "epoch") and not names(fit, "trajectory.parquet")
+
+    # finetune reads inference.device and .dtype only; generate_and_verify only its own backend's keys
+    # (transformers here), and `threads` is a job's thread count: none of these reruns anything
+    engine = planned(first_run, {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}})
+    assert engine == set(), engine
 
     verifier = planned(first_run, {"verifier": {"qe_scale": 5}})
     # one job samples and verifies with one model load, so a verifier setting reruns epoch 0's sampling too
     # (every later checkpoint reruns anyway: its model is trained on the new picks)
     assert names(verifier, "epoch0/verify.parquet") and names(verifier, "epoch0/generations.parquet")
     assert not names(verifier, "results/data") and not names(verifier, "results/models")
+
+
+def test_the_report_holds_every_registered_output(first_run):
+    """`snakemake --report` of the CI run holds every file a rule registers for it (each pattern matched at
+    least once), and results/index.md names them."""
+    report = first_run / "report.zip"
+    done = snakemake(first_run, "--report", str(report), timeout=600)
+    assert done.returncode == 0, done.stderr[-5000:]
+    members = set(zipfile.ZipFile(report).namelist())
+    files = [str(p.relative_to(first_run)) for p in (first_run / "results").rglob("*") if p.is_file()]
+    index = (first_run / "results" / "index.md").read_text()
+    for out in in_child("report_outputs", first_run, [first_run / "config" / "ci.yaml"]):
+        regex = pattern_regex(out["pattern"].removeprefix("results/"))
+        made = [f for f in files if regex.match(f)]
+        assert made, f"the CI run made no {out['pattern']} (rule {out['rule']})"
+        for f in made:
+            assert f"report/data/raw/{get_report_id(Path(f))[:16]}/{Path(f).name}" in members, f"{f} not in the report"
+            assert f == "results/index.md" or f.removeprefix("results/") in index, f"{f} not in results/index.md"
 
 
 @pytest.mark.parametrize("overlay,message", [

@@ -3,7 +3,8 @@
 `snakemake --configfile a.yaml b.yaml` loads config/config.yaml (the Snakefile's `configfile:`),
 merges each file over it with `snakemake.utils.update_config` (nested mappings key by key, anything
 else replaced) and validates the result against config/schema.yaml, which fills in the defaults.
-`load` does the same for the benchmarks and the tests that call the library directly.
+`load` does the same for the benchmarks and the tests that call the library directly. `check` holds
+the cross-references the schema cannot express; the Snakefile calls it after validating.
 """
 
 from __future__ import annotations
@@ -21,4 +22,29 @@ def load(*overlays: Path, root: Path = Path(".")) -> dict:
     for path in overlays:
         update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     validate(config, str(root / "config" / "schema.yaml"))
+    check(config)
     return config
+
+
+TEMPLATE_KEYS = ("tf_template", "qe_template")
+
+
+def check_template(key: str, template: str) -> None:
+    """A verifier template may fill in {question} and {response} only; the error names the config key."""
+    try:
+        template.format(question="", response="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"config verifier.{key}: only {{question}} and {{response}} may be filled in "
+                         f"(write literal braces as {{{{ }}}}): {exc!r}") from exc
+
+
+def check(config: dict) -> None:
+    """What the schema cannot express: run names defined, verifier templates that fill in. The message
+    names the offending key."""
+    for section in ("models", "tasks"):
+        for name in config["runs"][section]:
+            if name not in config[section]:
+                raise ValueError(f"config runs.{section}: {name!r} is not defined under {section} "
+                                 f"(defined: {sorted(config[section])})")
+    for key in TEMPLATE_KEYS:
+        check_template(key, config["verifier"][key])

@@ -1,9 +1,11 @@
-"""The Parquet tables at every stage boundary: their columns, and reading / writing them safely.
+"""The Parquet tables at every stage boundary: reading and writing them safely.
 
-Each table kind lists its columns with a description (the same text is in docs/tables.md; a test
-keeps the two in step). `read` checks that a file has the columns its kind needs and names the file
-and the missing column when it does not; `write` writes beside the target and renames, so a killed
-job never leaves a partial table under the final name.
+Each table kind's columns are listed, with their meaning, in `svgap.columns` (the same text is in
+docs/tables.md; a test keeps the two in step). `read` checks that a file has the columns its kind
+needs and names the file and the missing column when it does not; `write` writes beside the target
+and renames, so a killed job never leaves a partial table under the final name. The tables of a task
+and of a checkpoint hold both splits in a `split` column: `by_split` and `with_split` take them apart
+and put them together.
 """
 
 from __future__ import annotations
@@ -13,79 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from svgap.dynamics.columns import ANALYSIS_COLUMNS
-from svgap.metrics import METRIC_COLUMNS
+from svgap.columns import COLUMNS, LOCATIONS
 
-SPLIT = "train or test: every table of a task or checkpoint holds both splits"
-COLUMNS: dict[str, dict[str, str]] = {
-    "data": {
-        "split": SPLIT,
-        "prompt_id": "stable id of the prompt within its task",
-        "prompt": "the question shown to the solver (before templates and chat formatting)",
-        "answer": "gold answer, as a string",
-        "meta": "task-specific extras, JSON",
-    },
-    "generations": {
-        "split": SPLIT,
-        "prompt_id": "prompt id",
-        "sample": "sample index j = 0..N-1; sample 0 is the solver sample",
-        "prompt_token_ids": "the rendered solver prompt, token ids",
-        "token_ids": "generated token ids, EOS included when produced",
-        "text": "decoded response, special tokens removed",
-        "length": "number of generated tokens L(y)",
-        "nll": "-log pi(y|x) summed over the generated tokens, raw temperature-1 logits",
-        "finished": "true if the response ended on EOS, false if it hit max_new_tokens",
-    },
-    "verify": {
-        "split": SPLIT,
-        "prompt_id": "prompt id",
-        "sample": "sample index",
-        "tf_reply": "the verifier's TF reply",
-        "tf_score": "TF score: 1 correct, 0 incorrect or no verdict",
-        "tf_parsed": "the TF reply held a verdict word",
-        "qe_reply": "the verifier's QE reply",
-        "qe_score": "QE score in [0, 1]: rating / qe_scale, 0 if unparsed",
-        "qe_parsed": "the QE reply held a rating within the scale",
-        "p_correct": "P(correct) from the next-token logits after the TF prompt",
-    },
-    "grades": {
-        "split": SPLIT,
-        "prompt_id": "prompt id",
-        "sample": "sample index",
-        "pred": "answer extracted from the response, null if none",
-        "correct": "the task's grader judges the response correct (extra task-specific columns may follow: "
-                   "gsm8k pred_strict, pred_flexible, correct_strict, correct_flexible; mbpp tests_passed, "
-                   "sandbox_status)",
-    },
-    "picks": {
-        "split": SPLIT,
-        "prompt_id": "prompt id",
-        "sample": "the Best-of-N pick, null if the prompt was skipped",
-        "n_candidates": "samples with score >= sigma",
-        "fallback": "the empty-set policy `all` applied",
-        "score": "the pick's verifier score",
-        "nll": "the pick's total NLL",
-        "length": "the pick's length in tokens",
-        "correct": "the pick is correct",
-        "prompt_token_ids": "prompt token ids (the finetune input)",
-        "token_ids": "the pick's token ids (the finetune target)",
-    },
-    "metrics": METRIC_COLUMNS,
-}
-
-RUN_COLUMNS = {
-    "model": "model name (config key)",
-    "task": "task name (config key)",
-    "method": "verification method used for selection: tf, qe or mc",
-    "seed": "run seed",
-    "n_samples": "N, samples per prompt",
-    "sigma": "verifier threshold",
-    "empty_policy": "policy for prompts with no candidate",
-    "lr": "finetune learning rate",
-    "epochs": "T, self-improvement epochs",
-}
-COLUMNS["trajectory"] = {**METRIC_COLUMNS, **RUN_COLUMNS}
-COLUMNS.update(ANALYSIS_COLUMNS)
+SPLITS = ("train", "test")  # every table of the loop holds both, in this order, in a `split` column
 
 
 def read(path: str | Path, kind: str) -> pl.DataFrame:
@@ -120,23 +52,20 @@ def _atomic(path: str | Path, writer) -> None:
     os.replace(tmp, path)
 
 
-LOCATIONS = {
-    "data": "results/data/<task>.parquet",
-    "generations": "results/<run>/epoch<t>/generations.parquet",
-    "verify": "results/<run>/epoch<t>/verify.parquet",
-    "grades": "results/<run>/epoch<t>/grades.parquet",
-    "picks": "results/<run>/epoch<t>/picks.parquet",
-    "metrics": "results/<run>/epoch<t>/metrics.parquet (one row per split)",
-    "trajectory": "results/<run>/trajectory.parquet (one row per split and t)",
-    "fits": "results/<run>/analysis/fits.parquet (and .csv)",
-    "dgdt_points": "results/<run>/analysis/dgdt_points.parquet",
-    "dgdt": "results/<run>/analysis/dgdt.parquet (and .csv)",
-    "correlation": "results/<run>/analysis/correlation.parquet (and .csv)",
-    "prediction": "results/<run>/analysis/prediction.parquet",
-    "prediction_scores": "results/<run>/analysis/prediction_scores.parquet (and .csv)",
-    "comparison": "results/<run>/analysis/comparison.parquet (and .csv)",
-    "cross": "results/<run>/analysis/cross.parquet (and .csv)",
-}
+def by_split(df: pl.DataFrame, path) -> dict[str, pl.DataFrame]:
+    """{split: rows} of a table, in SPLITS order, without the split column; `path` names the file in errors."""
+    unknown = sorted(set(df["split"].unique().to_list()) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"{path}: split value(s) {unknown} are neither of {list(SPLITS)}")
+    parts = df.partition_by("split", as_dict=True, include_key=False, maintain_order=True)
+    return {split: parts[(split,)] for split in SPLITS if (split,) in parts}
+
+
+def with_split(parts: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The per-split tables as one, the split column first (the inverse of `by_split`). A column with no
+    value in one split (a task's extra grade, e.g. GSM8K's strict answer) takes the other split's type."""
+    return pl.concat([df.select(pl.lit(split).alias("split"), pl.all()) for split, df in parts.items()],
+                     how="vertical_relaxed")
 
 
 def markdown() -> str:
@@ -144,7 +73,7 @@ def markdown() -> str:
     out = ["# Tables", "",
            "Every stage reads and writes Parquet. `<run>` is `<model>/<task>/<method>/seed<seed>`; "
            "the tables of a task and of a checkpoint hold both splits (`split`: `train`, `test`); "
-           "`t` runs 0..T. Generated from `svgap.tables.COLUMNS` "
+           "`t` runs 0..T. Generated from `svgap.columns.COLUMNS` "
            "(`python -m svgap.tables > docs/tables.md`).", ""]
     for kind, columns in COLUMNS.items():
         out += [f"## {kind}", "", f"`{LOCATIONS[kind]}`", "", "| column | meaning |", "|---|---|"]

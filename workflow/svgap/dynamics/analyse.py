@@ -1,8 +1,8 @@
 """The per-run analysis tables, from a trajectory table to the numbers behind every dynamics figure.
 
-Each function takes a trajectory (tables.COLUMNS["trajectory"], or a simulated one with at least
+Each function takes a trajectory (svgap.columns.COLUMNS["trajectory"], or a simulated one with at least
 split, t, U_s, U_v, G, acc_s, acc_v) and plain settings, and returns a long-format table whose
-columns are listed in ANALYSIS_COLUMNS (docs/tables.md). `unit` picks the paper's total NLL
+columns are listed in svgap.columns.COLUMNS (docs/tables.md). `unit` picks the paper's total NLL
 ("total": U_s, U_v, G) or the per-token form ("token": U_s_tok, U_v_tok, G_tok).
 """
 
@@ -13,8 +13,8 @@ import math
 import numpy as np
 import polars as pl
 
+from svgap.columns import COLUMNS
 from svgap.dynamics import cross, forecast, rates
-from svgap.dynamics.columns import ANALYSIS_COLUMNS
 from svgap.dynamics.fit import Fit, FitSettings, fit, fit_joint
 from svgap.dynamics.theory import epochs_to_converge, identified
 
@@ -82,25 +82,26 @@ def fits_table(traj: pl.DataFrame, unit: str, settings: FitSettings, epsilon: fl
         rows += _rows(split, "joint", j, q)
     return pl.DataFrame(rows, schema={c: (pl.Utf8 if c in ("split", "fit", "status", "note", "quantity")
                                           else pl.Int64 if c in ("n", "n_nan") else pl.Float64)
-                                      for c in ANALYSIS_COLUMNS["fits"]})
+                                      for c in COLUMNS["fits"]})
 
 
-def dgdt_tables(traj: pl.DataFrame, unit: str, scheme: str, intercept: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(points, one row per split): Fig. 2/8 and Table 4."""
+def dgdt_tables(traj: pl.DataFrame, unit: str, scheme: str, intercept: bool,
+                points: str = "epochs") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(points, one row per split): Fig. 2/8 and Table 4, on the checkpoints `points` names (rates.POINTS)."""
     names = columns(traj, unit)
-    points, rows = [], []
+    frames, rows = [], []
     for split, part in splits(traj):
-        pts = rates.finite_differences(part["t"].to_numpy(), part[names["G"]].to_numpy(), scheme)
-        points.append(pts.with_columns(split=pl.lit(split)).select(list(ANALYSIS_COLUMNS["dgdt_points"])))
+        pts = rates.finite_differences(part["t"].to_numpy(), part[names["G"]].to_numpy(), scheme, points)
+        frames.append(pts.with_columns(split=pl.lit(split)).select(list(COLUMNS["dgdt_points"])))
         ols = rates.fit_dgdt(pts, scheme, intercept)
         ftest = rates.partial_f_test(pts, intercept)
-        rows.append({"split": split, "scheme": scheme, "intercept": intercept, "n": ols["n"],
+        rows.append({"split": split, "scheme": scheme, "points": points, "intercept": intercept, "n": ols["n"],
                      "slope": ols["slope"], "slope_se": ols["slope_se"], "intercept_value": ols["intercept"],
                      "intercept_se": ols["intercept_se"], "r2": ols["r2"], "p_value": ols["p_value"],
                      "rate": ols["rate"], "G_inf": ols["G_inf"], "status": ols["status"], "F": ftest["F"],
                      "F_p_value": ftest["p_value"], "F_df_den": ftest["df_den"], "F_n": ftest["n"],
                      "F_status": ftest["status"]})
-    return pl.concat(points), pl.DataFrame(rows).select(list(ANALYSIS_COLUMNS["dgdt"]))
+    return pl.concat(frames), pl.DataFrame(rows).select(list(COLUMNS["dgdt"]))
 
 
 def correlation_table(traj: pl.DataFrame, unit: str) -> pl.DataFrame:
@@ -112,7 +113,7 @@ def correlation_table(traj: pl.DataFrame, unit: str) -> pl.DataFrame:
                 raise ValueError(f"trajectory lacks column {acc!r} needed for the correlation table")
             rows.append({"split": split, "uncertainty": u, "accuracy": acc,
                          **rates.pearson(part[u].to_numpy(), part[acc].to_numpy())})
-    return pl.DataFrame(rows).select(list(ANALYSIS_COLUMNS["correlation"]))
+    return pl.DataFrame(rows).select(list(COLUMNS["correlation"]))
 
 
 def prediction_tables(traj: pl.DataFrame, unit: str, split: str, first: list[float], epsilon: float,
@@ -123,8 +124,8 @@ def prediction_tables(traj: pl.DataFrame, unit: str, split: str, first: list[flo
         raise ValueError(f"analysis.prediction.split: no {split!r} rows in the trajectory")
     curves, scores = forecast.early_prediction(part["t"].to_numpy(), part[names["U_s"]].to_numpy(),
                                                part[names["U_v"]].to_numpy(), first, epsilon, settings)
-    return (curves.with_columns(split=pl.lit(split)).select(list(ANALYSIS_COLUMNS["prediction"])),
-            scores.with_columns(split=pl.lit(split)).select(list(ANALYSIS_COLUMNS["prediction_scores"])))
+    return (curves.with_columns(split=pl.lit(split)).select(list(COLUMNS["prediction"])),
+            scores.with_columns(split=pl.lit(split)).select(list(COLUMNS["prediction_scores"])))
 
 
 def comparison_table(traj: pl.DataFrame, unit: str, holdout: int, settings: FitSettings) -> pl.DataFrame:
@@ -134,7 +135,7 @@ def comparison_table(traj: pl.DataFrame, unit: str, holdout: int, settings: FitS
         for series in SERIES:
             table = forecast.compare_models(part["t"].to_numpy(), part[names[series]].to_numpy(), holdout, settings)
             frames.append(table.with_columns(split=pl.lit(split), series=pl.lit(series)))
-    return pl.concat(frames).select(list(ANALYSIS_COLUMNS["comparison"]))
+    return pl.concat(frames).select(list(COLUMNS["comparison"]))
 
 
 def cross_table(fits: pl.DataFrame, gamma: float, epochs: int, total: float, late_epoch: int) -> pl.DataFrame:
@@ -154,5 +155,5 @@ def cross_table(fits: pl.DataFrame, gamma: float, epochs: int, total: float, lat
                                   "sum_eta": [0.0, total, total, total]}).with_columns(
                 **{c: pl.lit(math.nan) for c in ("U_s_T", "U_v_T", "U_s_T_approx", "U_v_T_approx")})
         frames.append(table.with_columns(split=pl.lit(split), status=pl.lit(status)))
-    return pl.concat(frames).select(list(ANALYSIS_COLUMNS["cross"]))
+    return pl.concat(frames).select(list(COLUMNS["cross"]))
 

@@ -12,7 +12,14 @@ The regression is dG/dt = c + m G (OLS, statsmodels). The paper's Table 4 writes
 an intercept (dG/dt = beta_1 G), but the linear potential E = kG - b gives dG/dt = -(alpha-beta)k G +
 (alpha-beta) b, an intercept whenever G_inf = b/k != 0; `intercept: true` (the default) keeps it in
 both nested models of the F-test. The partial F-test compares dG/dt ~ G(t) with dG/dt ~ G(t) + G(t-1),
-G(t-1) being the previous checkpoint's gap (so the first point drops out of both models).
+G(t-1) being the gap one epoch earlier, whatever the spacing of the checkpoints (with half-epoch
+checkpoints it is not the previous checkpoint, t - 0.5); a point without a checkpoint one epoch
+earlier (t < 1) drops out of both models.
+
+Which checkpoints: `points="epochs"` keeps the whole epochs t = 0, 1, ..., T only (the paper's
+Table 4: its p-values have 7 residual degrees of freedom, 9 = 11 - 1 - 1 points for 10 epochs and a
+model of two slopes, docs/analysis.md); `points="checkpoints"` differences every checkpoint,
+half-epoch ones included.
 """
 
 from __future__ import annotations
@@ -25,14 +32,24 @@ import statsmodels.api as sm
 from scipy import stats
 
 SCHEMES = ("forward", "central")
+POINTS = ("epochs", "checkpoints")
+LAG = 1.0  # G(t - 1): one epoch
+TIME_TOLERANCE = 1e-9
 
 
-def finite_differences(t: np.ndarray, G: np.ndarray, scheme: str = "forward") -> pl.DataFrame:
-    """Columns t, G, dGdt, G_prev (null at the first checkpoint); NaN points are dropped first."""
+def finite_differences(t: np.ndarray, G: np.ndarray, scheme: str = "forward", points: str = "epochs") -> pl.DataFrame:
+    """Columns t, G, dGdt, G_prev = G(t - 1) (null where the run has no checkpoint one epoch earlier).
+
+    NaN points are dropped first; with `points="epochs"` so is every checkpoint that is not a whole epoch.
+    """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if points not in POINTS:
+        raise ValueError(f"points must be one of {POINTS}, got {points!r}")
     t, G = np.asarray(t, dtype=float), np.asarray(G, dtype=float)
     keep = np.isfinite(t) & np.isfinite(G)
+    if points == "epochs":
+        keep &= np.abs(t - np.round(t)) < TIME_TOLERANCE
     t, G = t[keep], G[keep]
     order = np.argsort(t)
     t, G = t[order], G[order]
@@ -42,9 +59,15 @@ def finite_differences(t: np.ndarray, G: np.ndarray, scheme: str = "forward") ->
     else:
         idx = np.arange(1, len(t) - 1)
         dGdt = (G[idx + 1] - G[idx - 1]) / (t[idx + 1] - t[idx - 1])
-    prev = [float(G[i - 1]) if i > 0 else None for i in idx]
+    prev = [_at(t, G, t[i] - LAG) for i in idx]
     return pl.DataFrame({"t": t[idx], "G": G[idx], "dGdt": dGdt, "G_prev": prev},
                         schema={"t": pl.Float64, "G": pl.Float64, "dGdt": pl.Float64, "G_prev": pl.Float64})
+
+
+def _at(t: np.ndarray, G: np.ndarray, when: float) -> float | None:
+    """G at the checkpoint `when`, None if the run has none there."""
+    hit = np.flatnonzero(np.abs(t - when) < TIME_TOLERANCE)
+    return float(G[hit[0]]) if hit.size else None
 
 
 def implied_rate(slope: float, spacing: float, scheme: str) -> float:

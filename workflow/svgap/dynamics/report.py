@@ -1,8 +1,9 @@
-"""Paper-style tables across runs, as Markdown and LaTeX (pandas' to_markdown / to_latex).
+"""Paper-style tables across runs, as Markdown, LaTeX and HTML (pandas' to_markdown / to_latex / to_html).
 
 - Table 2: Pearson r between U_s and solver accuracy with significance stars; rows task / method,
   columns model (seed added to the rows when a config has several).
-- Table 4: the partial F-test of G(t-1), per run and split.
+- Table 4: the partial F-test of G(t-1), per run and split, with its points and residual degrees of
+  freedom (the paper's p-values have 7).
 - Parameters: the joint fit of Prop. 3.1 per run and split (identifiable quantities only), with
   intervals at the configured confidence.
 - Model comparison: the winning family per run, split, series and criterion.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from html import escape
 
 import pandas as pd
 import polars as pl
@@ -61,9 +63,11 @@ def table4(dgdt: pl.DataFrame) -> pd.DataFrame:
     part = dgdt.with_columns(
         F=pl.struct("F", "F_status").map_elements(
             lambda s: f"{s['F']:.3f}" if s["F_status"] == "ok" else f"({s['F_status']})", return_dtype=pl.Utf8),
-        p=pl.col("F_p_value").map_elements(lambda p: f"{p:.4f}", return_dtype=pl.Utf8, skip_nulls=True))
-    cols = _row_keys(part, ["model", "task", "method"]) + ["split", "F", "p", "F_n"]
-    return part.select(cols).rename({"F": "F-statistic", "p": "P-value (F)", "F_n": "n"}).to_pandas()
+        p=pl.col("F_p_value").map_elements(lambda p: f"{p:.4f}", return_dtype=pl.Utf8, skip_nulls=True),
+        F_df_den=pl.when(pl.col("F_status") == "ok").then(pl.col("F_df_den").cast(pl.Utf8)).otherwise(pl.lit("–")))
+    cols = _row_keys(part, ["model", "task", "method"]) + ["split", "F", "p", "F_n", "F_df_den"]
+    return part.select(cols).rename({"F": "F-statistic", "p": "P-value (F)", "F_n": "n",
+                                     "F_df_den": "df"}).to_pandas()
 
 
 PARAMETERS = ("rate", "G_inf", "U_s_inf", "U_v_inf", "alpha_over_beta", "t_eps")
@@ -108,6 +112,16 @@ def early(scores: pl.DataFrame) -> pd.DataFrame:
 def markdown(df: pd.DataFrame, title: str) -> str:
     body = df.to_markdown(index=False) if len(df) else "(no rows)"
     return f"## {title}\n\n{body}\n"
+
+
+def html(df: pd.DataFrame, title: str) -> str:
+    """A standalone HTML page of the table (what `snakemake --report` shows inline)."""
+    body = df.to_html(index=False, na_rep="–", border=0, classes="svgap") if len(df) else "<p>(no rows)</p>"
+    style = ("body{font-family:sans-serif;margin:1em} table.svgap{border-collapse:collapse;font-size:13px}"
+             "table.svgap th,table.svgap td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+             "table.svgap th{background:#f3f3f3}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n<h2>{escape(title)}</h2>\n{body}\n</body></html>\n")
 
 
 def latex(df: pd.DataFrame, caption: str) -> str:

@@ -1,4 +1,8 @@
-"""The analysis rules' entry points: paths and plain settings in, tables and figures out."""
+"""The entry points of the analysis rules (rules/analysis.smk): one function per rule, named after it.
+
+Rule `r` runs workflow/scripts/r.py, which calls `r` here with the rule's input and output paths
+(`out`: the rule's named outputs) and its params: paths and plain settings in, tables and figures out.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,9 @@ def simulate_trajectory(out: str, *, name: str, dynamics: dict, epochs: float, s
     tables.write(traj, out)
 
 
-def analyse_run(trajectory: str, out: dict, *, unit: str, fit: dict, dgdt: dict, epsilon: float) -> None:
+def analyse_dynamics(trajectory: str, out: dict, *, unit: str, fit: dict, dgdt: dict, epsilon: float) -> None:
+    """Rule `analyse_dynamics`: the exponential and joint fits (Prop. 3.1, Cor. 3.2), dG/dt against G with
+    the partial F-test (Fig. 2/8, Table 4) and Pearson r (Table 2) of one trajectory."""
     traj = _trajectory(trajectory)
     analyse.columns(traj, unit, trajectory)
     settings = FitSettings(**fit)
@@ -39,7 +45,7 @@ def analyse_run(trajectory: str, out: dict, *, unit: str, fit: dict, dgdt: dict,
     for row in fits.filter(pl.col("quantity") == "rate").iter_rows(named=True):
         log.info("fit %s/%s: %s, rate %.4g [%.4g, %.4g] %s", row["split"], row["fit"], row["status"],
                  row["estimate"], row["lo"], row["hi"], row["note"])
-    points, dg = analyse.dgdt_tables(traj, unit, dgdt["scheme"], dgdt["intercept"])
+    points, dg = analyse.dgdt_tables(traj, unit, dgdt["scheme"], dgdt["intercept"], dgdt["points"])
     for row in dg.iter_rows(named=True):
         log.info("dG/dt %s: slope %.4g R2 %.3f p %.3g (%s); F %.3g p %.3g (%s)", row["split"], row["slope"],
                  row["r2"], row["p_value"], row["status"], row["F"], row["F_p_value"], row["F_status"])
@@ -50,8 +56,9 @@ def analyse_run(trajectory: str, out: dict, *, unit: str, fit: dict, dgdt: dict,
     tables.write(corr, out["correlation"], out["correlation_csv"])
 
 
-def predict_run(trajectory: str, out: dict, *, unit: str, fit: dict, split: str, first: list[float],
-                epsilon: float) -> None:
+def predict_early(trajectory: str, out: dict, *, unit: str, fit: dict, split: str, first: list[float],
+                  epsilon: float) -> None:
+    """Rule `predict_early`: U_s and its limit predicted from the first k checkpoints, scored on the run."""
     traj = _trajectory(trajectory)
     curves, scores = analyse.prediction_tables(traj, unit, split, first, epsilon, FitSettings(**fit))
     for row in scores.iter_rows(named=True):
@@ -62,7 +69,8 @@ def predict_run(trajectory: str, out: dict, *, unit: str, fit: dict, split: str,
     tables.write(scores, out["scores"], out["scores_csv"])
 
 
-def compare_run(trajectory: str, out: dict, *, unit: str, fit: dict, holdout: int) -> None:
+def compare_laws(trajectory: str, out: dict, *, unit: str, fit: dict, holdout: int) -> None:
+    """Rule `compare_laws`: the exponential law against a power law, a line and persistence."""
     table = analyse.comparison_table(_trajectory(trajectory), unit, holdout, FitSettings(**fit))
     for row in table.filter(pl.col("best_aicc") | pl.col("best_holdout_rmse")).iter_rows(named=True):
         log.info("%s/%s: %s best by%s%s", row["split"], row["series"], row["family"],
@@ -70,7 +78,8 @@ def compare_run(trajectory: str, out: dict, *, unit: str, fit: dict, holdout: in
     tables.write(table, out["table"], out["csv"])
 
 
-def cross_run(fits: str, out: dict, *, gamma: float, epochs: int, total: float, late_epoch: int) -> None:
+def cross_improvement(fits: str, out: dict, *, gamma: float, epochs: int, total: float, late_epoch: int) -> None:
+    """Rule `cross_improvement`: Prop. 5.1's Early / Uniform / Late with the run's fitted dynamics."""
     table = analyse.cross_table(tables.read(fits, "fits"), gamma, epochs, total, late_epoch)
     tables.write(table, out["table"], out["csv"])
 
@@ -90,8 +99,9 @@ def plot_run(kind: str, inputs: dict, out: dict, *, plot: dict, title: str, unit
         raise ValueError(f"unknown figure {kind!r}")
 
 
-def plot_figures(inputs: dict, out: dict, *, plot: dict, title: str, unit: str = "total") -> None:
-    """Every figure the rule names: `<figure>_png` and `<figure>_pdf` in `out`, `<figure>` a kind of plot_run."""
+def plot_analysis(inputs: dict, out: dict, *, plot: dict, title: str, unit: str = "total") -> None:
+    """Rule `plot_analysis`: every figure the rule names, `<figure>_png` and `<figure>_pdf` in `out`,
+    `<figure>` a kind of `plot_run` (fits, dgdt, prediction, comparison)."""
     for kind in [key.removesuffix("_png") for key in out if key.endswith("_png")]:
         plot_run(kind, inputs, {"png": out[f"{kind}_png"], "pdf": out[f"{kind}_pdf"]}, plot=plot, title=title,
                  unit=unit)
@@ -99,7 +109,8 @@ def plot_figures(inputs: dict, out: dict, *, plot: dict, title: str, unit: str =
 
 
 def paper_tables(inputs: dict, out: dict, *, runs: list[dict], split: str, confidence: float) -> None:
-    """Tables across runs: combined Parquet/CSV, Table 2, Table 4, parameters, comparison, early prediction."""
+    """Rule `paper_tables`: the tables across runs: combined Parquet/CSV, and Table 2, Table 4, the
+    parameters, the law comparison and the early prediction as Markdown, LaTeX and HTML."""
     def combined(key: str, kind: str) -> pl.DataFrame:
         return report.combine([tables.read(p, kind) for p in inputs[key]], runs)
 
@@ -120,10 +131,11 @@ def paper_tables(inputs: dict, out: dict, *, runs: list[dict], split: str, confi
     for name, (df, title) in sections.items():
         tables.write_text(report.markdown(df, title), out[f"{name}_md"])
         tables.write_text(report.latex(df, title), out[f"{name}_tex"])
+        tables.write_text(report.html(df, title), out[f"{name}_html"])
 
 
-def plot_runs(points: str, out: dict, *, split: str, plot: dict) -> None:
-    """Fig. 2 / 8 across runs."""
+def plot_dgdt_runs(points: str, out: dict, *, split: str, plot: dict) -> None:
+    """Rule `plot_dgdt_runs`: Fig. 2 / 8 across runs, one panel per model."""
     table = pl.read_parquet(points)
     if table.height:
         table = table.filter(pl.col("split") == split).with_columns(

@@ -1,7 +1,7 @@
 """The papers' benchmarks as tasks: GSM8K, MATH, ProntoQA, MBPP (SVG) and Natural Questions (MTG).
 
 Items come from the published files (`svgap.tasks.loading`, options in `svgap.tasks.dataset`);
-grading is `svgap.tasks.grading` (and `svgap.sandbox` for MBPP). Prompts are in the project's own
+grading is `svgap.tasks.grading` (and `svgap.tasks.sandbox` for MBPP). Prompts are in the project's own
 words, asking for the final answer after "The answer is" so that strict extraction has a target.
 Each task's `grade` returns `pred` and `correct` (what the loop uses) and records extras as columns
 of grades.parquet.
@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from svgap import sandbox
-from svgap.tasks import grading
+from svgap.tasks import grading, sandbox
 from svgap.tasks.base import VerifierShot
 from svgap.tasks.dataset import DatasetTask
 
@@ -118,7 +117,7 @@ def extract_code(response: str) -> str:
 
 class MBPP(DatasetTask):
     """Python programming problems; a response is correct when its code passes every assert of
-    `test_list`, run in `svgap.sandbox` (a separate, limited process; see docs/sandbox.md)."""
+    `test_list`, run in `svgap.tasks.sandbox` (a separate, limited process; see docs/sandbox.md)."""
 
     dataset = "mbpp"
     solver_template = "{question}"

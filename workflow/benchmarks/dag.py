@@ -1,12 +1,16 @@
 """Benchmark of the workflow's planning: the time of a dry run of each paper config, and its job count.
 
-    python -m svgap.bench_dag [config/paper/all.yaml ...]
+    python workflow/benchmarks/dag.py [config/paper/all.yaml ...] [--repeat 3] [--compare DIR]
 
 Runs `snakemake -n --configfile <config>` (no weights or data needed) in the current folder, the
 workflow's root, `--repeat` times per config, and prints per config: jobs, the median and the
 fastest of the times, milliseconds per job, against the target of 10 s for the largest config. A
 dry run prints every job; the time is what a researcher waits. The median of a few runs is the
 figure: a shared machine's single runs vary by a third.
+
+`--compare DIR` plans the same configs in another copy of the workflow (a variant layout) too,
+alternating the two run by run, and prints both medians and their ratio: the side-by-side figure a
+layout change is judged by.
 """
 
 from __future__ import annotations
@@ -22,14 +26,15 @@ from pathlib import Path
 TARGET_S = 10.0
 
 
-def dry_run(config: Path) -> tuple[int, float]:
-    """(jobs, seconds) of a dry run of the whole DAG of `config`."""
+def dry_run(config: Path, workdir: Path = Path(".")) -> tuple[int, float]:
+    """(jobs, seconds) of a dry run of the whole DAG of `config` in the workflow at `workdir`."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     start = time.perf_counter()
-    done = subprocess.run([snakemake, "-n", "--configfile", str(config)], capture_output=True, text=True)
+    done = subprocess.run([snakemake, "-n", "--configfile", str(config)], capture_output=True, text=True,
+                          cwd=workdir)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"dry run of {config} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"dry run of {config} in {workdir} failed:\n{done.stderr[-3000:]}")
     total = re.search(r"^total\s+(\d+)\s*$", done.stdout + done.stderr, re.MULTILINE)
     if total is None:
         raise RuntimeError(f"dry run of {config}: no job table in its output")
@@ -40,15 +45,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("configs", nargs="*", type=Path, help="default: every config/paper/*.yaml")
     parser.add_argument("--repeat", type=int, default=3, help="dry runs per config (default 3)")
+    parser.add_argument("--compare", type=Path, help="another copy of the workflow, planned alternately")
     args = parser.parse_args()
     configs = args.configs or sorted(Path("config/paper").glob("*.yaml"))
+    workdirs = [Path(".")] + ([args.compare] if args.compare else [])
     results = []
     for config in configs:
-        runs = [dry_run(config) for _ in range(args.repeat)]
-        jobs, median, fastest = runs[0][0], statistics.median(s for _, s in runs), min(s for _, s in runs)
-        results.append((config, jobs, median))
-        print(f"dry run {config}: {jobs} jobs in {median:.1f} s (median of {args.repeat}; fastest {fastest:.1f} s; "
-              f"{1000 * median / jobs:.2f} ms per job)")
+        runs: dict[Path, list[tuple[int, float]]] = {w: [] for w in workdirs}
+        for _ in range(args.repeat):
+            for w in workdirs:
+                runs[w].append(dry_run(config, w))
+        for w in workdirs:
+            jobs = runs[w][0][0]
+            median, fastest = statistics.median(s for _, s in runs[w]), min(s for _, s in runs[w])
+            where = f" [{w}]" if args.compare else ""
+            print(f"dry run {config}{where}: {jobs} jobs in {median:.1f} s (median of {args.repeat}; "
+                  f"fastest {fastest:.1f} s; {1000 * median / jobs:.2f} ms per job)")
+            if w == workdirs[0]:
+                results.append((config, jobs, median))
+        if args.compare:
+            a, b = (statistics.median(s for _, s in runs[w]) for w in workdirs)
+            print(f"  {args.compare} / this workflow: {b / a:.3f}")
     config, jobs, seconds = max(results, key=lambda r: r[1])
     verdict = "meets" if seconds < TARGET_S else "misses"
     print(f"largest: {config} ({jobs} jobs) {seconds:.1f} s: {verdict} the {TARGET_S:.0f} s target")

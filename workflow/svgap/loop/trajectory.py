@@ -1,7 +1,7 @@
 """The trajectory of a run: the metric rows of every (split, epoch), with the run's settings.
 
 `results/<run>/trajectory.parquet` is long format, one row per (split, t), t = 0..T; its columns are
-`tables.COLUMNS["trajectory"]` (documented in docs/tables.md). Other tools read this file.
+`svgap.columns.COLUMNS["trajectory"]` (documented in docs/tables.md). Other tools read this file.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from svgap import tables  # noqa: E402
+from svgap.columns import COLUMNS  # noqa: E402
 
 
 def build(metric_paths: list[str | Path], run: dict) -> pl.DataFrame:
@@ -25,7 +26,7 @@ def build(metric_paths: list[str | Path], run: dict) -> pl.DataFrame:
     duplicated = rows.select("split", "t").is_duplicated()
     if duplicated.any():
         raise ValueError(f"trajectory: repeated (split, t) rows {rows.filter(duplicated).select('split', 't').rows()}")
-    return rows.select(list(tables.COLUMNS["trajectory"]))
+    return rows.select(list(COLUMNS["trajectory"]))
 
 
 PANELS = (("total NLL (paper)", ["U_s", "U_v", "G"]), ("NLL per token", ["U_s_tok", "U_v_tok", "G_tok"]),

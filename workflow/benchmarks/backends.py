@@ -1,6 +1,6 @@
 """Benchmark: generation tokens/s of the vLLM backend against the transformers backend, side by side.
 
-    python -m svgap.bench_backends [--config config/ci.yaml] [--prompts P] [--threads 2]
+    python workflow/benchmarks/backends.py [--config config/ci.yaml] [--prompts P] [--threads 2]
 
 Both backends sample the same prompts (the config's task, train split, rendered with the chat
 template) with the config's N, max_new_tokens and temperature, on the same machine in the same
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from svgap import models
-from svgap.chat import render
 from svgap.config import load as load_config
+from svgap.inference import models
+from svgap.inference.chat import render
 from svgap.seeds import stable_seed
 from svgap.tasks import make_task
 
@@ -70,11 +70,11 @@ def main() -> None:
         for name in ("transformers", "vllm"):
             start = time.perf_counter()
             if name == "transformers":
-                from svgap.hf_backend import HFBackend
+                from svgap.inference.hf_backend import HFBackend
 
                 backend = HFBackend(models.load_model(desc, dtype, device), tokenizer)
             else:
-                from svgap.vllm_backend import VLLMBackend
+                from svgap.inference.vllm_backend import VLLMBackend
 
                 backend = VLLMBackend(str(model_dir), models.eos_token_ids(desc, tokenizer),
                                       dtype=str(dtype).split(".")[-1], threads=args.threads)

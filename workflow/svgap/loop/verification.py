@@ -21,10 +21,22 @@ round(quality * qe_scale)), then the response to judge.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import polars as pl
+
+from svgap.config import TEMPLATE_KEYS, check_template
+from svgap.inference.chat import render
+from svgap.seeds import stable_seed
+from svgap.tables import by_split, with_split
 from svgap.tasks.base import VerifierShot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,8 @@ class VerifierSpec:
 
     @classmethod
     def from_config(cls, cfg: dict) -> VerifierSpec:
-        for key in ("tf_template", "qe_template"):
-            try:
-                cfg[key].format(question="", response="")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"verifier.{key}: only {{question}} and {{response}} may be filled in "
-                                 f"(write literal braces as {{{{ }}}}): {exc!r}") from exc
+        for key in TEMPLATE_KEYS:
+            check_template(key, cfg[key])
         return cls(cfg["tf_template"], cfg["qe_template"], tuple(cfg["correct_words"]),
                    tuple(cfg["incorrect_words"]), int(cfg["qe_scale"]))
 
@@ -116,3 +124,72 @@ def verdict_tokens(tokenizer, spec: VerifierSpec) -> tuple[list[int], list[int]]
         raise ValueError(f"verifier words share first tokens {sorted(clash)}: correct {spec.correct_words}, "
                          f"incorrect {spec.incorrect_words}; choose words that start differently")
     return yes, no
+
+
+def p_correct(first_logprobs: np.ndarray, n_yes: int) -> np.ndarray:
+    """P(correct) of MTG's MC verification from the log-probabilities of the verdict tokens.
+
+    `first_logprobs` has one row per response: the log-probabilities, at the first position of the
+    verifier's reply, of the correct words' first tokens (the first `n_yes` columns) and then of the
+    incorrect words' (`verdict_tokens`). P(correct) = P(yes) / (P(yes) + P(no)), the probabilities
+    of each side summed over its tokens.
+    """
+    probs = np.exp(np.asarray(first_logprobs, dtype=float))
+    p_yes, p_no = probs[:, :n_yes].sum(-1), probs[:, n_yes:].sum(-1)
+    return p_yes / (p_yes + p_no)
+
+
+def verify_samples(loaded, task, data: Mapping[str, pl.DataFrame], gens: pl.DataFrame, *, verifier: dict,
+                   seed: int, t: float, where: str) -> pl.DataFrame:
+    """The verify table: TF, QE and P(correct) of every sample of a generations table.
+
+    `loaded` is what `svgap.inference.backend.load_backend` returns (the model that sampled `gens`),
+    `task` a `svgap.tasks.Task`, `data` the data table by split, `verifier` the config's verifier
+    section (templates, words, scale, temperature, max_new_tokens); `where` names `gens` in errors.
+    Every split is checked against the data table before the model runs on any.
+    """
+    desc, tokenizer, backend = loaded
+    spec = VerifierSpec.from_config(verifier)
+    questions = {}
+    for split, split_gens in by_split(gens, where).items():
+        if split not in data:
+            raise ValueError(f"{where}: the {split} split is missing from the data table")
+        questions[split] = split_gens.join(data[split].select("prompt_id", "prompt"), on="prompt_id", how="left")
+        if questions[split]["prompt"].null_count():
+            raise ValueError(f"{where}: {split} prompt ids not in the {split} split of the data table")
+    return with_split({split: _verify_split(backend, tokenizer, desc["chat_template"], spec, task.verifier_shots,
+                                            split_gens, verifier, seed, split, t)
+                       for split, split_gens in questions.items()})
+
+
+def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
+                  split: str, t: float) -> pl.DataFrame:
+    """The verify table of one split's generations (`gens` with each sample's prompt joined)."""
+    pairs = list(zip(gens["prompt"], gens["text"], strict=True))
+    tf_prompts = [render(tokenizer, tf_messages(spec, shots, q, r), chat) for q, r in pairs]
+    qe_prompts = [render(tokenizer, qe_messages(spec, shots, q, r), chat) for q, r in pairs]
+    keys = list(zip(gens["prompt_id"], gens["sample"], strict=True))
+    yes, no = verdict_tokens(tokenizer, spec)
+    replies, first = {}, None
+    for method, prompts in (("tf", tf_prompts), ("qe", qe_prompts)):
+        start = time.perf_counter()
+        seeds = [stable_seed(seed, f"verify-{method}", split, t, pid, j) for pid, j in keys]
+        done = backend.sample(prompts, 1, verifier["max_new_tokens"], verifier["temperature"], seeds,
+                              first_token_ids=yes + no if method == "tf" else ())
+        replies[method] = [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done]
+        if method == "tf":  # P(correct): the next-token distribution after the TF prompt, from its prefill
+            first = np.array([c[0].first_logprobs for c in done]).reshape(len(done), len(yes + no))
+        log.info("%s %s: %d replies in %.1f s", split, method.upper(), len(prompts), time.perf_counter() - start)
+    tf = [parse_tf(spec, r) for r in replies["tf"]]
+    qe = [parse_qe(spec, r) for r in replies["qe"]]
+    df = pl.DataFrame({
+        "prompt_id": gens["prompt_id"], "sample": gens["sample"],
+        "tf_reply": replies["tf"], "tf_score": [s if s is not None else 0.0 for s in tf],
+        "tf_parsed": [s is not None for s in tf],
+        "qe_reply": replies["qe"], "qe_score": [s if s is not None else 0.0 for s in qe],
+        "qe_parsed": [s is not None for s in qe],
+        "p_correct": p_correct(first, len(yes)),
+    })
+    log.info("%s: unparsed verifier replies (scored 0): TF %d, QE %d of %d", split,
+             (~df["tf_parsed"]).sum(), (~df["qe_parsed"]).sum(), df.height)
+    return df

@@ -171,3 +171,16 @@ def load_model(desc: dict, dtype: torch.dtype, device: torch.device, adapter: Pa
         if merge:
             model = model.merge_and_unload()
     return model
+
+
+def load(model_json, adapter, device: str, dtype: str, threads: int, merge: bool = True):
+    """The descriptor, tokenizer and model of an epoch: the base model of `model_json` with the epoch's
+    adapter (none at t = 0), on the config's `device` and `dtype` (`inference.device`, `inference.dtype`)."""
+    torch.set_num_threads(threads)
+    desc = read_descriptor(model_json)
+    where = pick_device(device)
+    kind = pick_dtype(dtype, where)
+    tokenizer = load_tokenizer(desc)
+    model = load_model(desc, kind, where, Path(adapter) if adapter else None, merge=merge)
+    log.info("loaded %s%s on %s as %s", desc["location"], f" + {adapter}" if adapter else "", where, kind)
+    return desc, tokenizer, model

@@ -11,6 +11,8 @@ or the Best-of-N rule. Three operations cover the whole loop, each with the mini
   also sampled from, `sample(..., first_token_ids=...)` returns the same numbers from its prefill,
   saving that forward.
 
+`load_backend` builds the backend a config names on the model of an epoch.
+
 Randomness is per sequence: continuation j of prompt i draws its noise from a generator seeded by
 `sequence_seed(seeds[i], j)`, so a sample does not depend on which other prompts share its batch.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -88,3 +91,34 @@ def length_batches(lengths: Sequence[int], max_tokens: int, max_rows: int) -> li
     if current:
         batches.append(current)
     return batches
+
+
+BACKENDS = ("transformers", "vllm")
+
+
+def load_backend(model_json, adapter, inference: dict, threads: int):
+    """The descriptor, tokenizer and a backend on the model of an epoch (`adapter`: None at t = 0).
+
+    `inference` is the rule's slice of the config's `inference` section: `backend`, `device`, `dtype`
+    and that backend's own settings (transformers: `max_batch_tokens`, `max_batch_rows`; vllm: `vllm`).
+    transformers merges the adapter into the base weights; vllm serves it as a LoRA request.
+    """
+    from svgap.inference import models
+
+    backend = inference["backend"]
+    if backend not in BACKENDS:
+        raise ValueError(f"inference.backend: {backend!r} is not a backend {BACKENDS}")
+    if backend == "transformers":
+        from svgap.inference.hf_backend import HFBackend
+
+        desc, tokenizer, model = models.load(model_json, adapter, inference["device"], inference["dtype"], threads)
+        return desc, tokenizer, HFBackend(model, tokenizer, inference["max_batch_tokens"], inference["max_batch_rows"])
+    from svgap.inference.vllm_backend import VLLMBackend
+
+    desc = models.read_descriptor(model_json)
+    tokenizer = models.load_tokenizer(desc)
+    dtype = models.pick_dtype(inference["dtype"], models.pick_device(inference["device"]))
+    engine = VLLMBackend(desc["location"], models.eos_token_ids(desc, tokenizer), dtype=str(dtype).split(".")[-1],
+                         revision=desc.get("revision"), adapter=Path(adapter) if adapter else None,
+                         threads=threads, options=inference.get("vllm"))
+    return desc, tokenizer, engine

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from svgap.hf_backend import response_nll
+from svgap.inference.nll import response_nll
 
 log = logging.getLogger(__name__)
 

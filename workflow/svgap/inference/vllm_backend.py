@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from svgap.backend import Completion, sequence_seed
-from svgap.models import resolve_vml_dispatch
+from svgap.inference.backend import Completion, sequence_seed
+from svgap.inference.models import resolve_vml_dispatch
 
 log = logging.getLogger(__name__)
 

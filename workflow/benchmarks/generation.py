@@ -1,6 +1,6 @@
 """Benchmark of the generate stage against what this machine can do.
 
-    python -m svgap.bench [--model DIR] [--prompts 32] [--n 4] [--max-new-tokens 24] [--threads 2]
+    python workflow/benchmarks/generation.py [--model DIR] [--prompts 32] [--n 4] [--max-new-tokens 24] [--threads 2]
 
 Prints, measured side by side in one run:
 - matmul throughput of this machine (GFLOP/s) for float32 and bfloat16,
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from svgap import models
-from svgap.chat import render
-from svgap.hf_backend import HFBackend
+from svgap.inference import models
+from svgap.inference.chat import render
+from svgap.inference.hf_backend import HFBackend
 from svgap.tasks import make_task
 
 

@@ -1,0 +1,161 @@
+"""Every table and figure of both papers, and the outputs of the workflow that reproduce each.
+
+`ITEMS` is the one list: each paper item (SVG = Sun et al., ICLR 2026; MTG = Song et al., "Mind the
+Gap", ICLR 2025) with what it shows and the output patterns (paths below results/) that reproduce it;
+an item with no pattern is not built by svgap (the note says why). `CATEGORIES` names the report's
+sections, which follow the papers; the rules register each figure and table in one of them
+(`report(..., category=CATEGORIES[...])` in rules/*.smk). The `index` rule writes results/index.md
+from this list: per item, the files this config made, or "not produced by this config".
+A test keeps the rules' report outputs and these patterns in step.
+
+Patterns: `{run}` is a run folder (<model>/<task>/<method>/seed<seed>, or simulated/<name> for the
+analysis of a simulated trajectory); every other part is literal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CATEGORIES = {
+    "trajectories": "SVG §4.2 Self-improvement trajectories (Figs. 3, 10-13)",
+    "fits": "SVG §3.2 / §4.2 The exponential law (Figs. 4, 14-17; Prop. 3.1, Cor. 3.2)",
+    "dgdt": "SVG §3.2 dG/dt against G and memorylessness (Figs. 2, 8; Table 4)",
+    "correlation": "SVG §4.2 Uncertainty against accuracy (Table 2)",
+    "settings": "SVG App. D Hyperparameters (Table 3)",
+    "cross": "SVG §5.1 Cross-improvement theory (Prop. 5.1)",
+    "extensions": "svgap: early prediction and the choice of law",
+    "index": "Index of the papers' tables and figures",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    paper: str  # "SVG" or "MTG"
+    id: str  # as the paper numbers it: "Figure 2", "Table 4", "Prop. 3.1", "Def. 2.1"
+    what: str
+    outputs: tuple[str, ...] = ()  # patterns below results/
+    note: str = ""  # where no output reproduces it: why; else a caveat
+
+
+INDEX = "index.md"  # results/index.md, the index itself (rule `index`)
+TRAJECTORY = ("{run}/trajectory.png", "{run}/trajectory.csv")
+FITS = ("{run}/analysis/fits.png", "{run}/analysis/fits.csv")
+DGDT = ("{run}/analysis/dgdt.png", "{run}/analysis/dgdt.csv", "analysis/dgdt.png")
+NOT_YET = "svgap does not build it yet"
+
+ITEMS: tuple[Item, ...] = (
+    Item("SVG", "Figure 1", "illustration: accuracy on exponential curves; external data at different times",
+         note="an illustration; its measured counterparts are Figures 3 and 4 and Prop. 5.1"),
+    Item("SVG", "Figure 2", "dG/dt against G with a linear fit (Phi-4-mini, QE)", DGDT),
+    Item("SVG", "Figure 3", "solver and verifier accuracy and uncertainty per epoch (Phi-4-mini, QE)", TRAJECTORY),
+    Item("SVG", "Figure 4", "exponential fits of U_s, U_v and G with R^2 (train split)", FITS),
+    Item("SVG", "Figure 5", "training stages (EvoLM Base-SFT, Mid-trained, Post-trained), train split", note=NOT_YET),
+    Item("SVG", "Figure 6", "diagram of the theoretical framework", note="a diagram"),
+    Item("SVG", "Figure 7", "diagram of cross-improvement", note="a diagram"),
+    Item("SVG", "Figure 8", "dG/dt against G (Phi-3.5-mini, Phi-3-mini, Llama-3.2-3B, QE)", DGDT),
+    Item("SVG", "Figure 9", "training stages, test split", note=NOT_YET),
+    Item("SVG", "Figure 10", "accuracy and uncertainty per epoch, QE (Phi-3.5-mini, Phi-3-mini, Llama-3.2-3B)",
+         TRAJECTORY),
+    Item("SVG", "Figure 11", "accuracy and uncertainty per epoch, TF (four models, MATH and GSM8K)", TRAJECTORY),
+    Item("SVG", "Figure 12", "accuracy and uncertainty per epoch, TF, ProntoQA", TRAJECTORY),
+    Item("SVG", "Figure 13", "accuracy and uncertainty per epoch, TF, MBPP", TRAJECTORY),
+    Item("SVG", "Figure 14", "uncertainty against epochs with exponential fits, train split", FITS),
+    Item("SVG", "Figure 15", "uncertainty against epochs with exponential fits, test split", FITS),
+    Item("SVG", "Figure 16", "uncertainty against epochs with exponential fits, ProntoQA", FITS),
+    Item("SVG", "Figure 17", "uncertainty against epochs with exponential fits, MBPP", FITS),
+    Item("SVG", "Figure 18", "solver and verifier against the sample size N (MATH, GSM8K; with Llama-3.1-8B)",
+         note=NOT_YET),
+    Item("SVG", "Figure 19", "solver and verifier against the sample size N (ProntoQA)", note=NOT_YET),
+    Item("SVG", "Figure 20", "solver and verifier against the sample size N (MBPP)", note=NOT_YET),
+    Item("SVG", "Figure 21", "cross-evaluation, QE, N = 16: solver model x verifier model", note=NOT_YET),
+    Item("SVG", "Figure 22", "cross-evaluation, TF, N = 16", note=NOT_YET),
+    Item("SVG", "Figure 23", "pass@K at t = 0, 5, 10", note=NOT_YET),
+    Item("SVG", "Table 1", "cross-improvement runs: Early / Uniform / Late against the baseline", note=NOT_YET
+         + " (runs with external data); the theory's prediction is Prop. 5.1 below"),
+    Item("SVG", "Table 2", "Pearson r between uncertainty and accuracy, with significance stars",
+         ("analysis/table2.html", "analysis/table2.md", "analysis/table2.tex", "{run}/analysis/correlation.csv")),
+    Item("SVG", "Table 3", "hyperparameters of the self-improvement runs",
+         ("analysis/table3.html", "analysis/table3.md")),
+    Item("SVG", "Table 4", "partial F-test: does G(t-1) add to G(t) in explaining dG/dt",
+         ("analysis/table4.html", "analysis/table4.md", "analysis/table4.tex", "{run}/analysis/dgdt.csv")),
+    Item("SVG", "Prop. 3.1", "the joint fit: rate k(alpha - beta), limits, identifiable parameters",
+         ("analysis/parameters.html", "analysis/parameters.md", "analysis/parameters.tex",
+          "{run}/analysis/fits.csv")),
+    Item("SVG", "Cor. 3.2", "epochs until |G - G_inf| < epsilon",
+         ("analysis/parameters.html", "{run}/analysis/fits.csv")),
+    Item("SVG", "Prop. 5.1", "external data given Early / Uniform / Late, from a run's fitted dynamics",
+         ("{run}/analysis/cross.csv",)),
+    Item("SVG", "Abstract", "predicting the limit from the first few epochs",
+         ("{run}/analysis/prediction.png", "{run}/analysis/prediction_scores.csv", "analysis/early.html",
+          "analysis/early.md", "analysis/early.tex")),
+    Item("svgap", "Law comparison", "the exponential law against a power law, a line and persistence",
+         ("{run}/analysis/comparison.png", "{run}/analysis/comparison.csv", "analysis/comparison.html",
+          "analysis/comparison.md", "analysis/comparison.tex")),
+    Item("MTG", "Def. 2.1", "generation-verification gap", note=NOT_YET),
+    Item("MTG", "Def. 2.2", "relative generation-verification gap", note=NOT_YET),
+    Item("MTG", "Figure 1", "relative gap against pre-training FLOPs", note=NOT_YET),
+    Item("MTG", "Figure 2", "diagram of rejection sampling", note="a diagram"),
+    Item("MTG", "Figure 3", "cross-verification gap: generator x verifier", note=NOT_YET),
+    Item("MTG", "Figure 4", "iterative self-improvement: accuracy, gap, pass@k per round", note=NOT_YET),
+    Item("MTG", "Figure 5", "gap as the filtering threshold varies", note=NOT_YET),
+    Item("MTG", "Figure 6", "tournament: accuracy and gap per round", note=NOT_YET),
+    Item("MTG", "Figure 7", "per-prompt gap distributions; correlation of verification methods", note=NOT_YET),
+    Item("MTG", "Figure 8", "temperature ablation of the relative gap", note=NOT_YET),
+    Item("MTG", "Figure 9", "instruct models", note=NOT_YET),
+    Item("MTG", "Figure 10", "effective diversity (pass@k) along self-improvement", note=NOT_YET),
+    Item("MTG", "Figure 11", "verifier variance over repeated verifications", note=NOT_YET),
+    Item("MTG", "Figure 12", "gap against pre-training FLOPs (no scaling)", note=NOT_YET),
+    Item("MTG", "Figure 13", "iterative self-improvement, Qwen-1.5 family, CoT-Binary", note=NOT_YET),
+    Item("MTG", "Figure 14", "gap as the threshold varies (all methods)", note=NOT_YET),
+    Item("MTG", "Figure 15", "tournament rounds (all models)", note=NOT_YET),
+    Item("MTG", "Figure 16", "CoT-Score distribution; tournament first-position bias", note=NOT_YET),
+    Item("MTG", "Figure 17", "per-prompt gap distributions of every method", note=NOT_YET),
+    Item("MTG", "Figure 18", "correlation of the verification methods' outputs", note=NOT_YET),
+    Item("MTG", "Figure 19", "correlation of gap and generation accuracy", note=NOT_YET),
+    Item("MTG", "Table 1", "gap on Natural Questions (Qwen-2)", note=NOT_YET),
+    Item("MTG", "Table 2", "accuracy, gap and relative gap on 4x4 Sudoku (Qwen-2)", note=NOT_YET),
+    Item("MTG", "Table 3", "gap on GSM8K per model and verification method", note=NOT_YET),
+    Item("MTG", "Table 4", "relative gap on GSM8K per model and verification method", note=NOT_YET),
+    Item("MTG", "Table 5", "gap on Natural Questions (all models)", note=NOT_YET),
+    Item("MTG", "Table 6", "accuracy, gap and relative gap on Sudoku (all models)", note=NOT_YET),
+    Item("MTG", "Table 7", "ensembles: logical AND of verification methods", note=NOT_YET),
+    Item("MTG", "Table 8", "hyperparameters of iterative self-improvement", note=NOT_YET),
+)
+
+
+def item_patterns() -> set[str]:
+    """Every output pattern some item names (below results/)."""
+    return {p for item in ITEMS for p in item.outputs}
+
+
+def pattern_regex(pattern: str) -> re.Pattern:
+    """The regex of an output pattern below results/ ({run}: a run folder or simulated/<name>)."""
+    run = r"(?:[^/]+/[^/]+/[^/]+/seed\d+|simulated/[^/]+)"
+    return re.compile("^results/" + re.escape(pattern).replace(re.escape("{run}"), run) + "$")
+
+
+def produced(item: Item, targets: list[str]) -> list[str]:
+    """The files among a config's `targets` (paths starting with results/) that reproduce `item`."""
+    regexes = [pattern_regex(p) for p in item.outputs]
+    return sorted(t for t in targets if any(r.match(t) for r in regexes))
+
+
+def index_markdown(targets: list[str]) -> str:
+    """results/index.md: every item of both papers with the files of this config that reproduce it."""
+    out = ["# Index: the papers' tables and figures, and the files that reproduce them", "",
+           "SVG: Sun et al., ICLR 2026 (the solver-verifier gap); MTG: Song et al., ICLR 2025 (Mind the "
+           "Gap); svgap: additions of this workflow. Paths are relative to this folder (results/).", ""]
+    for paper in ("SVG", "svgap", "MTG"):
+        out += [f"## {paper}", "", "| item | what | files |", "|---|---|---|"]
+        for item in (i for i in ITEMS if i.paper == paper):
+            files = produced(item, targets)
+            if files:
+                cell = "<br>".join(f"[`{f.removeprefix('results/')}`]({f.removeprefix('results/')})" for f in files)
+            elif item.outputs:
+                cell = "not produced by this config"
+            else:
+                cell = f"not produced by this config ({item.note})"
+            out.append(f"| {item.id} | {item.what} | {cell} |")
+        out.append("")
+    return "\n".join(out)
