@@ -76,3 +76,16 @@ def test_a_missing_local_dataset_stops_the_plan_and_names_the_file(tmp_path):
     (workdir / "data").mkdir()
     shutil.copy(ROOT / "tests" / "fixtures" / "prontoqa.json", workdir / "data" / "prontoqa.json")
     assert "results/data/prontoqa.parquet" in planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
+
+
+@pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
+def test_the_table_3_of_the_report_states_the_paper_configs_values(path):
+    """svgap.paper.TABLE3 (rule hyperparameters) gives the paper's value of each row it states: the rows are
+    this test's Table 3, and config/paper/ has each value."""
+    from svgap.paper import TABLE3 as REPORTED
+
+    config = merged(path)
+    stated = {(section, key): float(paper) for _, paper, (section, key) in REPORTED if paper != "not given"}
+    assert stated == pytest.approx(TABLE3)
+    for (section, key), value in stated.items():
+        assert float(config[section][key]) == pytest.approx(value), f"{path.name}: {section}.{key}"

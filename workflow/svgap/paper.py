@@ -124,6 +124,29 @@ ITEMS: tuple[Item, ...] = (
 )
 
 
+# SVG Table 3 (and the batch, epochs and checkpoints of App. D.2) and what the paper leaves open (docs/design.md):
+# (row, the paper's value, the config key of this run's value)
+TABLE3 = (
+    ("Learning rate", "1e-5", ("finetune", "lr")),
+    ("Weight decay", "0.01", ("finetune", "weight_decay")),
+    ("Solver temperature", "1", ("loop", "temperature")),
+    ("Verifier temperature", "0.1", ("verifier", "temperature")),
+    ("Sample size (N)", "16", ("loop", "n_samples")),
+    ("Max new tokens", "512", ("loop", "max_new_tokens")),
+    ("LoRA rank", "16", ("finetune", "lora_rank")),
+    ("LoRA dropout", "0.5", ("finetune", "lora_dropout")),
+    ("Batch size (App. D.2)", "256", ("finetune", "batch_size")),
+    ("Epochs (App. D.2)", "10", ("loop", "epochs")),
+    ("Checkpoints per epoch (App. D.2)", "2", ("loop", "checkpoints_per_epoch")),
+    ("LoRA alpha", "not given", ("finetune", "lora_alpha")),
+    ("LoRA target modules", "not given", ("finetune", "target_modules")),
+    ("Gradient clipping norm", "not given", ("finetune", "max_grad_norm")),
+    ("Verifier reply tokens", "not given", ("verifier", "max_new_tokens")),
+    ("Threshold sigma (tf, qe, mc)", "not given", ("verifier", "sigma")),
+    ("Prompts with no candidate", "not given", ("verifier", "empty_policy")),
+)
+
+
 def item_patterns() -> set[str]:
     """Every output pattern some item names (below results/)."""
     return {p for item in ITEMS for p in item.outputs}

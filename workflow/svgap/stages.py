@@ -127,32 +127,11 @@ def plot_trajectory(*, trajectory, png, pdf, plot: dict, title: str) -> None:
     traj.plot(tables.read(trajectory, "trajectory"), png, pdf, title=title, **dict(plot))
 
 
-# SVG Table 3 (and the batch, epochs and checkpoints of App. D.2): (row, paper value, where in the config)
-TABLE3 = (
-    ("Learning rate", "1e-5", ("finetune", "lr")),
-    ("Weight decay", "0.01", ("finetune", "weight_decay")),
-    ("Solver temperature", "1", ("loop", "temperature")),
-    ("Verifier temperature", "0.1", ("verifier", "temperature")),
-    ("Sample size (N)", "16", ("loop", "n_samples")),
-    ("Max new tokens", "512", ("loop", "max_new_tokens")),
-    ("LoRA rank", "16", ("finetune", "lora_rank")),
-    ("LoRA dropout", "0.5", ("finetune", "lora_dropout")),
-    ("Batch size (App. D.2)", "256", ("finetune", "batch_size")),
-    ("Epochs (App. D.2)", "10", ("loop", "epochs")),
-    ("Checkpoints per epoch (App. D.2)", "2", ("loop", "checkpoints_per_epoch")),
-    ("LoRA alpha", "not given", ("finetune", "lora_alpha")),
-    ("LoRA target modules", "not given", ("finetune", "target_modules")),
-    ("Gradient clipping norm", "not given", ("finetune", "max_grad_norm")),
-    ("Verifier reply tokens", "not given", ("verifier", "max_new_tokens")),
-    ("Threshold sigma (tf, qe, mc)", "not given", ("verifier", "sigma")),
-    ("Prompts with no candidate", "not given", ("verifier", "empty_policy")),
-)
-
-
 def hyperparameters(*, html, md, loop: dict, verifier: dict, finetune: dict) -> None:
     """Rule `hyperparameters`: SVG Table 3 beside this config's values (docs/design.md says why each
     value the paper leaves open was chosen)."""
     from svgap.dynamics import report
+    from svgap.paper import TABLE3
 
     sections = {"loop": loop, "verifier": verifier, "finetune": finetune}
 
