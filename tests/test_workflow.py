@@ -1,7 +1,8 @@
 """The whole DAG on the CI config: a real run, its report, kill-and-resume, rerun triggers, bad config.
 
-Each run happens in a fresh copy of the workflow (as a user's clone would be). The first run converts
-the embedded model through the base_model rule; later copies reuse its converted weights. The
+Each run happens in a fresh copy of the workflow (as a user's clone would be). The session's run of the
+CI config (`ci_run`, tests/conftest.py) converts the embedded model through the base_model rule; later
+copies reuse its converted weights. The
 kill-and-resume run is also the second independent run of the same config: its tables must equal the
 first run's bit for bit.
 """
@@ -29,17 +30,8 @@ CI = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
 T = CI["loop"]["epochs"]
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    workdir = clone(tmp_path_factory.mktemp("run_a"))
-    done = snakemake(workdir)
-    assert done.returncode == 0, done.stderr[-5000:]
-    assert "svgap: finished" in done.stdout + done.stderr
-    return workdir
-
-
-def test_the_run_produces_a_trajectory_with_every_epoch(first_run):
-    traj = pl.read_parquet(first_run / RUN / "trajectory.parquet")
+def test_the_run_produces_a_trajectory_with_every_epoch(ci_run):
+    traj = pl.read_parquet(ci_run / RUN / "trajectory.parquet")
     assert traj.height == 2 * (T + 1)
     assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in range(T + 1)]
     for column in ("U_s", "U_v", "G", "U_s_tok", "U_v_tok", "G_tok", "acc_s", "acc_v"):
@@ -47,23 +39,23 @@ def test_the_run_produces_a_trajectory_with_every_epoch(first_run):
     assert np.allclose(traj["G"], traj["U_s"] - traj["U_v"])
     assert (traj["model"] == "smollm2-135m").all() and (traj["n_samples"] == CI["loop"]["n_samples"]).all()
     for name in ("trajectory.png", "trajectory.pdf"):
-        assert (first_run / RUN / name).stat().st_size > 1000
-    logs = {str(p.relative_to(first_run / RUN / "logs")) for p in (first_run / RUN / "logs").rglob("*.log")}
+        assert (ci_run / RUN / name).stat().st_size > 1000
+    logs = {str(p.relative_to(ci_run / RUN / "logs")) for p in (ci_run / RUN / "logs").rglob("*.log")}
     # one log per job: generate_and_verify and select per checkpoint (both splits), finetune per epoch, the run's own
     assert {f"epoch{t}/{step}.log" for t in range(T + 1) for step in ("generate_and_verify", "select")} <= logs
     assert {f"epoch{t}/finetune.log" for t in range(1, T + 1)} | {"trajectory.log", "plot_trajectory.log"} <= logs
     for t in range(T + 1):
-        text = (first_run / RUN / "logs" / f"epoch{t}" / "select.log").read_text()
+        text = (ci_run / RUN / "logs" / f"epoch{t}" / "select.log").read_text()
         assert "train" in text and "test" in text  # both splits in the one job
-        text = (first_run / RUN / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
+        text = (ci_run / RUN / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
         assert text.count("loaded ") == 1 and "generated" in text and "TF:" in text  # one model load, both steps
     for t in range(1, T + 1):
-        assert (first_run / RUN / f"epoch{t}" / "adapter" / "adapter_model.safetensors").is_file()
-    assert (first_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
+        assert (ci_run / RUN / f"epoch{t}" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (ci_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
 
 
-def test_a_run_killed_during_finetune_resumes_to_the_same_results(first_run, tmp_path):
-    workdir = clone(tmp_path / "run_c", models_from=first_run)
+def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_path):
+    workdir = clone(tmp_path / "run_c", models_from=ci_run)
     log = workdir / RUN / "logs" / "epoch1" / "finetune.log"
     proc = subprocess.Popen([SNAKEMAKE, "--configfile", "config/ci.yaml"], cwd=workdir, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -77,56 +69,56 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(first_run, tmp
     assert snakemake(workdir, "--unlock").returncode == 0
     done = snakemake(workdir)
     assert done.returncode == 0, done.stderr[-5000:]
-    a, c = tables_of(first_run), tables_of(workdir)
+    a, c = tables_of(ci_run), tables_of(workdir)
     assert a.keys() == c.keys()
     for name in a:  # two independent runs with the same seed, one of them killed and resumed
         assert a[name].equals(c[name]), f"{name} differs between the first run and the killed-and-resumed one"
     assert not list((workdir / "results").rglob("*.partial"))
 
 
-def test_reruns_follow_the_config_values_each_rule_uses(first_run):
-    assert planned(first_run) == set()
+def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
+    assert planned(ci_run) == set()
 
-    sigma = planned(first_run, {"verifier": {"sigma": {"tf": 0.9}}})
+    sigma = planned(ci_run, {"verifier": {"sigma": {"tf": 0.9}}})
     assert names(sigma, "epoch0/picks.parquet") and names(sigma, "epoch0/metrics.parquet")
     assert not names(sigma, "epoch0", "generations") and not names(sigma, "epoch0", "verify.parquet")
     assert not names(sigma, "results/data") and not names(sigma, "results/models")
     assert names(sigma, "epoch1/adapter") and names(sigma, "trajectory.parquet")
 
-    n = planned(first_run, {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}})
+    n = planned(ci_run, {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}})
     assert names(n, "epoch0/generations.parquet") and names(n, "epoch1/generations.parquet")
     assert not names(n, "results/data") and not names(n, "results/models")
 
-    plot = planned(first_run, {"plot": {"dpi": 80}})
+    plot = planned(ci_run, {"plot": {"dpi": 80}})
     assert {f"{RUN}/trajectory.png", f"{RUN}/trajectory.pdf", f"{RUN}/analysis/fits.png"} <= plot
     assert all(o.endswith((".png", ".pdf")) for o in plot - {"results/index.md"}), plot  # figures (and the index)
 
-    fit = planned(first_run, {"analysis": {"fit": {"confidence": 0.8}}})
+    fit = planned(ci_run, {"analysis": {"fit": {"confidence": 0.8}}})
     assert names(fit, "analysis/fits.parquet") and names(fit, "results/analysis/parameters.md")
     assert not names(fit, "epoch") and not names(fit, "trajectory.parquet")
 
     # finetune reads inference.device and .dtype only; generate_and_verify only its own backend's keys
     # (transformers here), and `threads` is a job's thread count: none of these reruns anything
-    engine = planned(first_run, {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}})
+    engine = planned(ci_run, {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}})
     assert engine == set(), engine
 
-    verifier = planned(first_run, {"verifier": {"qe_scale": 5}})
+    verifier = planned(ci_run, {"verifier": {"qe_scale": 5}})
     # one job samples and verifies with one model load, so a verifier setting reruns epoch 0's sampling too
     # (every later checkpoint reruns anyway: its model is trained on the new picks)
     assert names(verifier, "epoch0/verify.parquet") and names(verifier, "epoch0/generations.parquet")
     assert not names(verifier, "results/data") and not names(verifier, "results/models")
 
 
-def test_the_report_holds_every_registered_output(first_run):
+def test_the_report_holds_every_registered_output(ci_run):
     """`snakemake --report` of the CI run holds every file a rule registers for it (each pattern matched at
     least once), and results/index.md names them."""
-    report = first_run / "report.zip"
-    done = snakemake(first_run, "--report", str(report), timeout=600)
+    report = ci_run / "report.zip"
+    done = snakemake(ci_run, "--report", str(report), timeout=600)
     assert done.returncode == 0, done.stderr[-5000:]
     members = set(zipfile.ZipFile(report).namelist())
-    files = [str(p.relative_to(first_run)) for p in (first_run / "results").rglob("*") if p.is_file()]
-    index = (first_run / "results" / "index.md").read_text()
-    for out in in_child("report_outputs", first_run, [first_run / "config" / "ci.yaml"]):
+    files = [str(p.relative_to(ci_run)) for p in (ci_run / "results").rglob("*") if p.is_file()]
+    index = (ci_run / "results" / "index.md").read_text()
+    for out in in_child("report_outputs", ci_run, [ci_run / "config" / "ci.yaml"]):
         regex = pattern_regex(out["pattern"].removeprefix("results/"))
         made = [f for f in files if regex.match(f)]
         assert made, f"the CI run made no {out['pattern']} (rule {out['rule']})"
@@ -162,9 +154,9 @@ def test_every_combination_of_the_runs_is_a_run(tmp_path):
     assert names(outputs, "results/data/") == {"results/data/add.parquet", "results/data/rules.parquet"}  # shared
 
 
-def test_half_epoch_checkpoints_are_evaluated(first_run, tmp_path):
+def test_half_epoch_checkpoints_are_evaluated(ci_run, tmp_path):
     """loop.checkpoints_per_epoch = 2: t = 0, 0.5, 1 on both splits; t = 0.5 runs on the half-epoch adapter."""
-    workdir = clone(tmp_path / "half", models_from=first_run)
+    workdir = clone(tmp_path / "half", models_from=ci_run)
     # a pick for every prompt (empty_policy all) in batches of 2: several optimiser steps in the epoch,
     # whatever the verifier accepts
     config = {**CI, "loop": {**CI["loop"], "epochs": 1, "checkpoints_per_epoch": 2},
