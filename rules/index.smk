@@ -28,8 +28,6 @@ rule index:
         get_index_inputs(),
     output:
         report("results/index.md", caption="../docs/report/index.rst", category=CATEGORIES["index"]),
-    params:
-        targets=get_index_inputs(),
     log:
         "results/logs/index.log",
     conda:

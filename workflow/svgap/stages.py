@@ -147,7 +147,8 @@ def hyperparameters(*, html, md, loop: dict, verifier: dict, finetune: dict) -> 
 
 
 def index(*, out, targets: list[str]) -> None:
-    """Rule `index`: results/index.md, every table and figure of both papers with this config's files."""
+    """Rule `index`: results/index.md, every table and figure of both papers with the files among `targets`
+    (the rule's inputs: every figure and table this config makes)."""
     from svgap.paper import index_markdown
 
     tables.write_text(index_markdown(list(targets)), out)
