@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the checks and the paper index
 
-from svgap.config import check
+from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check
 from svgap.paper import CATEGORIES
 
 check(config)
@@ -84,12 +84,6 @@ def backend_of(model):
     return config["models"][model].get("backend") or config["inference"]["backend"]
 
 
-# the `inference` keys a model job reads, per backend: tuning one backend reruns none of the other's jobs,
-# and `threads` is the job's thread count (threads:), not a setting of its results
-INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
-                  "vllm": ("device", "dtype", "vllm")}
-
-
 def inference_params(w):
     """The inference settings generate_and_verify uses: the model's backend and that backend's keys."""
     backend = backend_of(w.model)
@@ -108,11 +102,6 @@ def get_model_env(w):
 # (a function is called for every job, which a dry run of the paper grid notices)
 _backends = {backend_of(m) for m in config["runs"]["models"]}
 MODEL_ENV = MODEL_ENVS[_backends.pop()] if len(_backends) == 1 else get_model_env
-
-
-# the verifier settings generate_and_verify uses (sigma and empty_policy are select's)
-VERIFIER_KEYS = ("temperature", "max_new_tokens", "tf_template", "qe_template", "correct_words", "incorrect_words",
-                 "qe_scale")
 
 
 def task_params(w):

@@ -12,6 +12,8 @@ import yaml
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
 
+from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
@@ -104,14 +106,9 @@ def names(outputs: set[str], *parts: str) -> set[str]:
     return {o for o in outputs if all(p in o for p in parts)}
 
 
-VERIFIER_KEYS = ("temperature", "max_new_tokens", "tf_template", "qe_template", "correct_words", "incorrect_words",
-                 "qe_scale")  # as rules/common.smk
-
-
 def inference_params(config: dict) -> dict:
     """The inference slice rule generate_and_verify passes for the transformers backend (rules/common.smk)."""
-    return {"backend": "transformers"} | {k: config["inference"][k] for k in
-                                          ("device", "dtype", "max_batch_tokens", "max_batch_rows")}
+    return {"backend": "transformers"} | {k: config["inference"][k] for k in INFERENCE_KEYS["transformers"]}
 
 
 def verifier_params(config: dict) -> dict:

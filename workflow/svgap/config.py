@@ -27,6 +27,13 @@ def load(*overlays: Path, root: Path = Path(".")) -> dict:
 
 
 TEMPLATE_KEYS = ("tf_template", "qe_template")
+# What the rule generate_and_verify reads of the config (rules/loop.smk): the verifier's settings (sigma and
+# empty_policy are select's), and per backend the `inference` keys that backend uses (`threads` is the
+# job's thread count, not a setting of its results), so tuning one backend reruns none of the other's jobs.
+VERIFIER_KEYS = ("temperature", "max_new_tokens", "tf_template", "qe_template", "correct_words", "incorrect_words",
+                 "qe_scale")
+INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
+                  "vllm": ("device", "dtype", "vllm")}
 
 
 def check_template(key: str, template: str) -> None:
