@@ -62,3 +62,36 @@ def test_unknown_policy_and_zero_length_are_errors():
         best_of_n(table([("a", 0, 1.0, 1, 1.0)]), 0.5, "drop")
     with pytest.raises(ValueError, match="length 0"):
         best_of_n(table([("a", 0, 1.0, 0, 1.0)]), 0.5, "skip")
+
+
+def method_samples():
+    """Three samples of one prompt whose three verifier scores each accept a different one: TF accepts
+    sample 0 only, QE sample 1 only, MC (P(correct)) sample 2 only; each sample has its own NLL."""
+    rows = [  # sample, nll, length, correct, tf_score, qe_score, p_correct
+        (0, 3.0, 3, False, 1.0, 0.2, 0.1),
+        (1, 5.0, 5, True, 0.0, 0.9, 0.2),
+        (2, 8.0, 4, True, 0.0, 0.1, 0.8),
+    ]
+    df = pl.DataFrame(rows, orient="row", schema=["sample", "nll", "length", "correct", "tf_score", "qe_score",
+                                                  "p_correct"])
+    return df.with_columns(prompt_id=pl.lit("a"), finished=pl.lit(True), text=pl.lit("x"), tf_parsed=pl.lit(True),
+                           qe_parsed=pl.lit(True), prompt_token_ids=pl.lit([1, 2]),
+                           token_ids=pl.col("sample").map_elements(lambda s: [s], return_dtype=pl.List(pl.Int64)))
+
+
+@pytest.mark.parametrize("method,sample", [("tf", 0), ("qe", 1), ("mc", 2)])
+def test_each_method_selects_and_measures_by_its_own_score(method, sample):
+    """Selection (bon.picks) and the metric row (metrics.row) of each method read that method's score
+    column: TF tf_score, QE qe_score, MC p_correct."""
+    from svgap.loop.bon import picks
+    from svgap.loop.metrics import row
+
+    s = method_samples()
+    chosen = picks(s, method=method, sigma=0.5, empty_policy="skip")
+    assert chosen["sample"].to_list() == [sample] and chosen["n_candidates"].to_list() == [1]
+    assert chosen["token_ids"].to_list() == [[sample]]
+    m = row(s, chosen, method=method, sigma=0.5, split="train", t=0).row(0, named=True)
+    picked = s.row(sample, named=True)
+    assert m["U_v"] == picked["nll"] and m["len_v"] == picked["length"] and m["acc_v"] == float(picked["correct"])
+    assert m["U_s"] == 3.0 and m["G"] == 3.0 - picked["nll"]
+    assert m["candidate_rate"] == pytest.approx(1 / 3) and m["candidate_acc"] == float(picked["correct"])

@@ -1,10 +1,12 @@
 """The config schema: defaults, descriptions, and errors that name the key."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from svgap.config import load as load_config
@@ -35,31 +37,32 @@ def test_empty_config_is_the_paper_defaults():
     assert cfg["models"]["smollm2-135m"]["source"] == "embedded"
 
 
-@pytest.mark.parametrize("path,value,needle", [
-    (("loop", "n_samples"), 0, "n_samples"),
-    (("verifier", "sigma", "tf"), 1.5, "tf"),
-    (("verifier", "empty_policy"), "drop", "empty_policy"),
-    (("verifier", "tf_template"), "no placeholders", "tf_template"),
-    (("finetune", "loss"), "mean", "loss"),
-    (("inference", "dtype"), "fp8", "dtype"),
-    (("loop", "epochs_typo"), 3, "epochs_typo"),
-    (("runs", "methods"), ["tf", "xx"], "methods"),
+@pytest.mark.parametrize("path,value,key,reason", [
+    (("loop", "n_samples"), 0, "['loop']['n_samples']", "0 is less than the minimum of 1"),
+    (("verifier", "sigma", "tf"), 1.5, "['verifier']['sigma']['tf']", "1.5 is greater than the maximum of 1"),
+    (("verifier", "empty_policy"), "drop", "['verifier']['empty_policy']", "'drop' is not one of"),
+    (("verifier", "tf_template"), "no placeholders", "['verifier']['tf_template']", "does not match"),
+    (("finetune", "loss"), "mean", "['finetune']['loss']", "'mean' is not one of"),
+    (("inference", "dtype"), "fp8", "['inference']['dtype']", "'fp8' is not one of"),
+    (("loop", "epochs_typo"), 3, "['loop']", "('epochs_typo' was unexpected)"),
+    (("runs", "methods"), ["tf", "xx"], "['runs']['methods'][1]", "'xx' is not one of"),
 ])
-def test_bad_values_name_the_key(path, value, needle):
+def test_bad_values_name_the_key(path, value, key, reason):
     cfg = copy.deepcopy(load())
     node = cfg
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
     node[path[-1]] = value
-    with pytest.raises(Exception) as err:
+    with pytest.raises(WorkflowError) as err:
         validate(cfg, SCHEMA)
-    assert needle in str(err.value)
+    assert f"On instance{key}:" in str(err.value) and reason in str(err.value)
 
 
 def test_local_model_needs_a_path():
     cfg = {"models": {"mine": {"source": "local"}}}
-    with pytest.raises(Exception, match="path"):
+    with pytest.raises(WorkflowError) as err:
         validate(cfg, SCHEMA)
+    assert "'path' is a required property" in str(err.value) and "On instance['models']['mine']:" in str(err.value)
 
 
 def test_every_property_is_described():
@@ -86,5 +89,5 @@ def test_load_merges_overlays_as_snakemake_does_and_fills_defaults(tmp_path):
     assert cfg["runs"]["seeds"] == [7] and cfg["runs"]["models"] == base["runs"]["models"]  # lists replaced
     assert cfg["verifier"]["temperature"] == 0.1  # a schema default
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"loop": {"n_samples": 0}}))
-    with pytest.raises(Exception, match="n_samples"):
+    with pytest.raises(WorkflowError, match=re.escape("On instance['loop']['n_samples']:")):
         load_config(tmp_path / "bad.yaml", root=ROOT)

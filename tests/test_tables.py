@@ -31,16 +31,24 @@ def test_unreadable_file_is_named(tmp_path):
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
+    """A writer killed half way (it has written part of a file) leaves the finished table as it was, no new
+    table under its final name, and no partial file behind."""
     path = tmp_path / "out" / "t.parquet"
     tables.write(pl.DataFrame({"a": [1]}), path)
+    fresh = tmp_path / "out" / "new.parquet"
 
-    def boom(self, *a, **k):
+    def killed_half_way(self, target, *a, **k):
+        Path(target).write_bytes(b"PAR1 half a table")  # bytes reach the file it was given
         raise KeyboardInterrupt  # a job killed while writing
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", boom)
-    with pytest.raises(KeyboardInterrupt):
-        tables.write(pl.DataFrame({"a": [2]}), path)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", killed_half_way)
+    for target in (path, fresh):
+        with pytest.raises(KeyboardInterrupt):
+            tables.write(pl.DataFrame({"a": [2]}), target)
+    monkeypatch.undo()
     assert pl.read_parquet(path)["a"].to_list() == [1]  # the finished table is untouched
+    assert not fresh.exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["t.parquet"]
 
 
 def test_every_documented_column_is_in_the_docs():

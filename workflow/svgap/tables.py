@@ -48,8 +48,12 @@ def _atomic(path: str | Path, writer) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    writer(tmp)
-    os.replace(tmp, path)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed write leaves neither a partial file nor a changed table
+        raise
 
 
 def by_split(df: pl.DataFrame, path) -> dict[str, pl.DataFrame]:

@@ -38,7 +38,7 @@ def draw(logits: torch.Tensor, temperature: float, gens: list[torch.Generator]) 
 
     Inverse-CDF sampling with one uniform per row from that row's own generator: the draw of a
     row does not depend on the other rows, and costs one random number instead of a vocabulary
-    of Gumbel noise.
+    of noise (as Gumbel-max sampling would need).
     """
     if temperature <= 0:
         return logits.argmax(-1)
