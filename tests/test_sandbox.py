@@ -2,12 +2,15 @@
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from svgap.tasks import sandbox as sandbox_module
 from svgap.tasks.sandbox import STATUSES, SandboxResult, run_tests
 
 ADD = "def add(a, b):\n    return a + b"
@@ -15,17 +18,41 @@ ADD_TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(0, 0
 PROJECT_FILE = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
-def _children() -> list[int]:
-    """Processes whose parent is this (test) process."""
-    me, found = os.getpid(), []
+NOBODY = 65534
+
+
+@pytest.fixture
+def sandboxes(monkeypatch) -> list[int]:
+    """The pids of the sandbox processes run_tests starts during a test (each leads its own session)."""
+    pids: list[int] = []
+    real = subprocess.Popen
+
+    class Recorded(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pids.append(self.pid)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    return pids
+
+
+def _leftovers(sandboxes: list[int]) -> list[str]:
+    """Live processes a sandbox left behind anywhere on the machine, re-parented ones included: those in a
+    sandbox's session or process group and, when the tests run as root (the code then runs as nobody),
+    every process of uid nobody, which a grandchild keeps even after setsid()."""
+    found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-                found.append(int(entry))
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            uid = int(next(line for line in Path(f"/proc/{entry}/status").read_text().splitlines()
+                           if line.startswith("Uid:")).split()[1])
+        except (OSError, StopIteration):
+            continue  # ended while being read
+        state, pgrp, session = fields[0], int(fields[2]), int(fields[3])
+        if state != "Z" and (pgrp in sandboxes or session in sandboxes or (os.geteuid() == 0 and uid == NOBODY)):
+            found.append(f"pid {entry} (uid {uid}, session {session}, state {state})")
     return found
 
 
@@ -126,6 +153,42 @@ def test_statuses_are_the_documented_ones():
     assert set(STATUSES) == {"passed", "failed", "error", "timeout", "killed", "blocked"}
 
 
+def test_an_import_outside_the_stdlib_is_an_error():
+    """docs/sandbox.md: only the standard library is importable, so a response importing numpy (installed
+    here) gets `error`, and so does importing the project itself."""
+    for module in ("numpy", "svgap"):
+        result = run_tests(f"import {module}\n{ADD}", ADD_TESTS)
+        assert (result.status, result.passed) == ("error", False), result
+        assert f"ModuleNotFoundError: No module named '{module}'" in result.detail
+
+
+def test_the_cpu_limit_kills_with_status_killed():
+    """The child's CPU-seconds limit (int(timeout_s) + 1 soft, one more hard) ends a busy process with
+    SIGXCPU, which the result reports as `killed` (the wall-clock timeout normally comes first)."""
+    child = ("import sys; sys.path.insert(0, sys.argv[1]); from svgap.tasks import sandbox; "
+             "sandbox._set_limits(0.2, 512)\nwhile True: pass")
+    done = subprocess.run([sys.executable, "-c", child, str(Path(sandbox_module.__file__).parents[2])], timeout=30)
+    assert done.returncode == -signal.SIGXCPU
+    result = sandbox_module._result("", "nonce", 1, True, 10.0, done.returncode, "")
+    assert (result.status, result.passed) == ("killed", False)
+    assert result.detail == "killed by SIGXCPU (CPU time limit)"
+
+
+def test_the_code_sees_only_the_minimal_environment():
+    """docs/sandbox.md: the environment is only PATH, HOME, TMPDIR and LC_ALL; HOME and TMPDIR are the fresh
+    sandbox directory, which is also the working directory; stdin is empty."""
+    os.environ["SVGAP_SANDBOX_SECRET"] = "not for the code"
+    try:
+        code = "import os, sys\nENV = dict(os.environ)\nCWD = os.getcwd()\nIN = sys.stdin.read()"
+        result = run_tests(code, ["assert set(ENV) == {'PATH', 'HOME', 'TMPDIR', 'LC_ALL'}, sorted(ENV)",
+                                  "assert ENV['HOME'] == ENV['TMPDIR'] == CWD, (ENV, CWD)",
+                                  "assert os.path.basename(CWD).startswith('svgap-sandbox-'), CWD",
+                                  "assert ENV['LC_ALL'] == 'C.UTF-8' and IN == ''"])
+    finally:
+        del os.environ["SVGAP_SANDBOX_SECRET"]
+    assert result.passed, result
+
+
 # -- cheating the grader ---------------------------------------------------------------------
 
 
@@ -159,12 +222,12 @@ def test_replacing_builtins_does_not_skip_the_tests():
 # -- hangs, floods, memory -------------------------------------------------------------------
 
 
-def test_infinite_loop_times_out():
+def test_infinite_loop_times_out(sandboxes):
     start = time.monotonic()
     result = run_tests("def add(a, b):\n    while True:\n        pass", ADD_TESTS, timeout_s=1.0)
     assert time.monotonic() - start < 1.0 + 2
     assert (result.passed, result.status) == (False, "timeout")
-    assert _children() == []
+    assert _leftovers(sandboxes) == []
 
 
 def test_sleeping_code_times_out_on_the_wall_clock():
@@ -187,11 +250,11 @@ def test_a_flood_of_output_does_not_hang():
     "x = [0]\nwhile True:\n    x = x + x",
     "x = []\nwhile True:\n    x.append(' ' * 10**6)",
 ])
-def test_memory_bombs_fail_without_harm(code):
+def test_memory_bombs_fail_without_harm(code, sandboxes):
     result = run_tests(code + "\n" + ADD, ADD_TESTS, memory_mb=256, timeout_s=10.0)
     assert not result.passed
     assert result.status in ("error", "killed"), result
-    assert _children() == []
+    assert _leftovers(sandboxes) == []
 
 
 def test_a_file_bigger_than_the_limit_cannot_be_written():
@@ -217,10 +280,19 @@ def test_a_crash_is_killed_status():
     "import os\nwhile True:\n    os.fork()",
     "import os\nwhile True:\n    try:\n        os.fork()\n    except Exception:\n        pass",
 ])
-def test_fork_bomb_is_refused_and_leaves_no_process(code):
+def test_fork_bomb_is_refused_and_leaves_no_process(code, sandboxes):
     result = run_tests(code, ADD_TESTS, timeout_s=1.0)
     _assert_refused(result)
-    assert _children() == []
+    assert len(sandboxes) == 1 and _leftovers(sandboxes) == []
+
+
+def test_a_grandchild_in_its_own_session_is_refused_and_not_left_behind(sandboxes):
+    """A forked grandchild that leaves the sandbox's session and outlives it would be re-parented to init,
+    out of reach of the process-group kill; fork is refused, and nothing of the run is alive afterwards."""
+    code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"
+    _assert_refused(run_tests(code, ADD_TESTS))
+    time.sleep(0.2)
+    assert _leftovers(sandboxes) == []
 
 
 @pytest.mark.parametrize("code", [
@@ -233,11 +305,11 @@ def test_fork_bomb_is_refused_and_leaves_no_process(code):
     "import _posixsubprocess",
     "import multiprocessing\nmultiprocessing.Process(target=print).start()",
 ])
-def test_running_programs_is_refused(code, canary):
+def test_running_programs_is_refused(code, canary, sandboxes):
     result = run_tests(f"TARGET = {str(canary)!r}\n{code}", ADD_TESTS)
     _assert_refused(result)
     assert canary.read_text() == "alive"
-    assert _children() == []
+    assert _leftovers(sandboxes) == []
 
 
 def test_signalling_the_grader_is_refused():
