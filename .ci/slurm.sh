@@ -214,7 +214,17 @@ grep -q "holds no config.json" "$STATE/log/fail.out" || fail "the job's own erro
 tries=$(( $(grep -c "has been submitted with SLURM jobid" "$STATE/log/fail.out" || true) ))
 retries=$(awk '$1 == "retries:" {print $2; exit}' profiles/slurm/config.yaml)
 [ "$tries" -eq $((retries + 1)) ] || fail "the failed job ran $tries times, profiles/slurm's retries: $retries means $((retries + 1))"
+# each attempt asks for more time: base_model's runtime is "60 * attempt" minutes (profiles/slurm), so the
+# attempts carry -t 60, 120, 180, ... (slurmctld keeps finished jobs for MinJobAge = 300 s)
+limits=()
+for id in $(grep -o "has been submitted with SLURM jobid [0-9]*" "$STATE/log/fail.out" | awk '{print $NF}'); do
+  limits+=("$(scontrol show job -o "$id" | grep -o 'TimeLimit=[^ ]*' | cut -d= -f2)")
+done
+expected=$(for i in $(seq 1 "$tries"); do printf '%02d:00:00 ' "$i"; done)
+echo "time limits of the attempts: ${limits[*]} (expected: $expected)"
+[ "${limits[*]} " = "$expected" ] \
+  || fail "the attempts' time limits are '${limits[*]}', not '$expected' (base_model's runtime: 60 * attempt)"
 FAIL_S=$((SECONDS - t))
-echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED"
+echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED, each with more time"
 
 section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s"

@@ -32,9 +32,11 @@ def clone(dest: Path, models_from: Path | None = None) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 1800, configfile: str = "config/ci.yaml"):
-    return subprocess.run([SNAKEMAKE, "--configfile", configfile, *args], cwd=workdir, text=True,
-                          capture_output=True, timeout=timeout)
+def snakemake(workdir: Path, *args: str, timeout: int = 1800, configfile: str | list[str] = "config/ci.yaml",
+              env: dict | None = None):
+    configfiles = [configfile] if isinstance(configfile, str) else configfile
+    return subprocess.run([SNAKEMAKE, "--configfile", *configfiles, *args], cwd=workdir, text=True,
+                          capture_output=True, timeout=timeout, env=env)
 
 
 def tables_of(workdir: Path) -> dict[str, pl.DataFrame]:
@@ -57,6 +59,11 @@ def dry_run_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> lis
     return [str(o) for o in outputs]
 
 
+def dry_run_outputs_many(snakefile: str, workdir: str, configfile_lists: list[list[str]]) -> list[list[str]]:
+    """dry_run_outputs of several configurations, one after the other in the calling process."""
+    return [dry_run_outputs(snakefile, workdir, configfiles) for configfiles in configfile_lists]
+
+
 def report_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> list[dict]:
     """Every output a rule registers for the report: rule, pattern (wildcards without their constraints,
     a run folder written {run}), category, caption (in the calling process)."""
@@ -75,7 +82,7 @@ def report_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> list
     return out
 
 
-def in_child(function: str, workdir: Path, configfiles: list[Path]):
+def in_child(function: str, workdir: Path, configfiles: list):
     """helpers.<function>(Snakefile, workdir, configfiles) in a child process, its JSON result back.
 
     A workflow built in the test process leaves Snakemake objects in module namespaces that later break
@@ -84,7 +91,7 @@ def in_child(function: str, workdir: Path, configfiles: list[Path]):
     """
     code = (f"import json, sys; from helpers import {function}; "
             f"print(json.dumps({function}(*json.loads(sys.argv[1]))))")
-    args = json.dumps([str(workdir / "Snakefile"), str(workdir), [str(c) for c in configfiles]])
+    args = json.dumps([str(workdir / "Snakefile"), str(workdir), configfiles], default=str)  # paths as strings
     done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
                           cwd=Path(__file__).parent, timeout=600)
     if done.returncode != 0:
@@ -100,6 +107,20 @@ def planned(workdir: Path, overlay: dict | None = None, configfile: str = "confi
         path.write_text(yaml.safe_dump(overlay))
         configfiles.append(path)
     return set(in_child("dry_run_outputs", workdir, configfiles))
+
+
+def plans(workdir: Path, overlays: list[dict | None], configfile: str = "config/ci.yaml") -> list[set[str]]:
+    """planned() of each overlay, all planned in one child process (one interpreter start, one import of
+    Snakemake and the library for all of them)."""
+    lists = []
+    for i, overlay in enumerate(overlays):
+        configfiles = [workdir / configfile]
+        if overlay:
+            path = workdir / "config" / f"overlay{i}.yaml"
+            path.write_text(yaml.safe_dump(overlay))
+            configfiles.append(path)
+        lists.append([str(c) for c in configfiles])
+    return [set(p) for p in in_child("dry_run_outputs_many", workdir, lists)]
 
 
 def names(outputs: set[str], *parts: str) -> set[str]:

@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 import yaml
-from helpers import ROOT, clone, names, planned, snakemake
+from helpers import ROOT, clone, names, plans, snakemake
 
 from svgap.dynamics.theory import Dynamics
 
@@ -51,7 +51,10 @@ def test_the_fits_recover_the_simulated_parameters(analysed):
     status, q = joint(analysed, "paper-like")
     assert status == "ok"
     for key, value in (("rate", d.rate), ("G_inf", d.G_inf), ("U_s_inf", d.U_s_inf)):
-        assert q[key][0] == pytest.approx(value, rel=0.05), key
+        estimate, lo, hi = q[key]
+        assert estimate == pytest.approx(value, rel=0.05), key
+        assert lo < estimate < hi and lo <= value <= hi, (key, lo, value, hi)  # the interval holds the truth
+        assert hi - lo < 0.5 * abs(value), (key, lo, hi)  # and says something
     status, q = joint(analysed, "discrete")  # noise-free discrete iteration: exact
     assert status == "ok" and q["U_s_inf"][0] == pytest.approx(55.0, rel=1e-6)
 
@@ -64,16 +67,41 @@ def test_degenerate_trajectories_are_recorded_not_fatal(analysed):
 
 
 def test_analysis_settings_rerun_only_the_analysis(analysed):
-    assert planned(analysed, configfile=CONFIG) == set()
-    scheme = planned(analysed, {"analysis": {"dgdt": {"scheme": "central"}}}, configfile=CONFIG)
+    nothing, scheme, cross, plot, noise = plans(analysed, [
+        None,
+        {"analysis": {"dgdt": {"scheme": "central"}}},
+        {"analysis": {"cross": {"gamma": 1.0}}},
+        {"plot": {"dpi": 80}},
+        {"simulate": {**SIM, "paper-like": {**SIM["paper-like"], "noise": 0.02}}},
+    ], configfile=CONFIG)
+    assert nothing == set()
     assert names(scheme, "analysis/dgdt.parquet") and names(scheme, "results/analysis/table4.md")
     assert not names(scheme, "trajectory.parquet") and not names(scheme, "prediction.parquet")
     assert not names(scheme, "simulated/paper-like/analysis/comparison.parquet")
-    cross = planned(analysed, {"analysis": {"cross": {"gamma": 1.0}}}, configfile=CONFIG)
     assert cross and all(o.endswith(("cross.parquet", "cross.csv")) for o in cross - {"results/index.md"}), cross
-    plot = planned(analysed, {"plot": {"dpi": 80}}, configfile=CONFIG)
     assert plot and all(o.endswith((".png", ".pdf")) for o in plot - {"results/index.md"}), plot
-    noise = planned(analysed, {"simulate": {**SIM, "paper-like": {**SIM["paper-like"], "noise": 0.02}}},
-                    configfile=CONFIG)
     assert names(noise, "simulated/paper-like/trajectory.parquet")
     assert not names(noise, "simulated/discrete")
+
+
+def test_aicc_picks_what_docs_analysis_md_says(analysed):
+    """docs/analysis.md: on the simulated runs AICc picks the exponential for `paper-like` and a line for
+    the degenerate ones (no-dynamics: flat; alpha-below-beta: G grows)."""
+    def best(name):
+        table = pl.read_parquet(analysed / f"results/simulated/{name}/analysis/comparison.parquet")
+        rows = table.filter((pl.col("split") == "train") & (pl.col("series") == "U_s"))
+        return set(rows["best_aicc"].to_list())
+
+    assert best("paper-like") == {"exponential"}
+    assert best("no-dynamics") == {"linear"} and best("alpha-below-beta") == {"linear"}
+
+
+def test_the_cross_values_docs_analysis_md_quotes(analysed):
+    """docs/analysis.md, Prop. 5.1 on the simulated `paper-like` fit: Early, Uniform and Late end at
+    U_s = 28.5, 35.7 and 43.0 in the exact iteration, against the approximation's 36.7 for all three."""
+    cross = pl.read_parquet(analysed / "results/simulated/paper-like/analysis/cross.parquet").filter(
+        pl.col("split") == "train")
+    final = {r["schedule"]: (r["U_s_T"], r["U_s_T_approx"]) for r in cross.iter_rows(named=True)}
+    for schedule, quoted in (("early", 28.5), ("uniform", 35.7), ("late", 43.0)):
+        assert round(final[schedule][0], 1) == quoted, (schedule, final[schedule])
+        assert round(final[schedule][1], 1) == 36.7, (schedule, final[schedule])

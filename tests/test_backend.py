@@ -47,8 +47,10 @@ def prompts(tokenizer):
 
 
 @pytest.mark.slow
-def test_sampling_nll_equals_a_separate_forward_pass(backend, prompts):
-    done = backend.sample(prompts, 3, 24, 1.0, [11, 12, 13])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampling_nll_equals_a_separate_forward_pass(backend, prompts, temperature):
+    """The recorded NLL is the raw model's (temperature 1) at any sampling temperature."""
+    done = backend.sample(prompts, 3, 24, temperature, [11, 12, 13])
     flat_prompts = [p for p, row in zip(prompts, done, strict=True) for _ in row]
     flat = [c for row in done for c in row]
     forward = backend.nll(flat_prompts, [c.token_ids for c in flat])
@@ -71,19 +73,24 @@ def test_sampling_is_deterministic_and_independent_of_the_batch(backend, prompts
 
 
 @pytest.mark.slow
-def test_first_token_distribution_matches_the_sampler(backend, prompts):
-    """The sampled first tokens follow softmax(raw logits) of a plain forward pass."""
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_first_token_distribution_matches_the_sampler(backend, prompts, temperature):
+    """The sampled first tokens follow softmax(logits / T) of a plain forward pass; their NLL is that of
+    softmax(logits), the raw model's, whatever T."""
     prompt = prompts[0]
     with torch.inference_mode():
-        logits = backend.model(torch.tensor([prompt])).logits[0, -1]
-    probs = torch.softmax(logits.double(), -1).numpy()
-    top = np.argsort(probs)[::-1][:3]
-    done = backend.sample([prompt], 600, 1, 1.0, [5])[0]
+        logits = backend.model(torch.tensor([prompt])).logits[0, -1].double()
+    raw = torch.softmax(logits, -1).numpy()
+    scaled = torch.softmax(logits / temperature, -1).numpy()
+    top = np.argsort(scaled)[::-1][:3]
+    done = backend.sample([prompt], 600, 1, temperature, [5])[0]
     firsts = np.array([c.token_ids[0] for c in done])
     for tok in top:
-        p = probs[tok]
+        p = scaled[tok]
         assert abs((firsts == tok).mean() - p) < 4 * np.sqrt(p * (1 - p) / 600) + 1e-3
-    assert np.allclose([c.nll for c in done], -np.log(probs[firsts]), atol=1e-4)
+    assert np.allclose([c.nll for c in done], -np.log(raw[firsts]), atol=1e-4)
+    if temperature != 1.0:  # the two readings differ here, so the check above can tell them apart
+        assert not np.allclose(-np.log(raw[firsts]), -np.log(scaled[firsts]), atol=1e-2)
 
 
 @pytest.mark.slow
@@ -102,3 +109,40 @@ def test_next_token_logprobs_with_shared_prefix_match_an_unpadded_forward(backen
 def test_greedy_samples_are_identical(backend, prompts):
     done = backend.sample(prompts[:1], 3, 12, 0.0, [0])[0]
     assert len({c.token_ids for c in done}) == 1
+
+
+@pytest.mark.slow
+def test_samples_do_not_depend_on_the_batching_or_the_prompt_order(backend, prompts, tokenizer):
+    """A (prompt, seed)'s samples are the same whether its prompt is batched with others or alone, first
+    or last: the same model behind a batch budget that forces one prompt per batch, and the prompts
+    permuted."""
+    from svgap.inference.hf_backend import HFBackend
+
+    task = make_task("arithmetic")
+    more = prompts + [render(tokenizer, task.solver_messages(q), True)
+                      for q in ("What is 12 + 30? Show your work.", "What is 7 + 6?")]
+    seeds = [21, 22, 23, 24, 25]
+    together = backend.sample(more, 2, 12, 0.7, seeds)
+    narrow = HFBackend(backend.model, tokenizer, max_batch_tokens=2 * (max(map(len, more)) + 12), max_batch_rows=2)
+    assert len(length_batches([len(p) + 12 for p in more], narrow.max_batch_tokens // 2, 1)) == len(more)
+    order = [4, 2, 0, 3, 1]
+    apart = narrow.sample([more[i] for i in order], 2, 12, 0.7, [seeds[i] for i in order])
+    for k, i in enumerate(order):
+        assert [c.token_ids for c in apart[k]] == [c.token_ids for c in together[i]], f"prompt {i}"
+        assert np.allclose([c.nll for c in apart[k]], [c.nll for c in together[i]], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_converted_model_is_a_working_language_model(backend, tokenizer):
+    """The GGUF conversion gives a model, not just weights that agree with themselves: it answers a sum
+    greedily, and a fluent sentence is far likelier than the same words shuffled."""
+    task = make_task("arithmetic")
+    answer = backend.sample([render(tokenizer, task.solver_messages("What is 2 + 3?"), True)], 1, 24, 0.0, [0])[0][0]
+    assert "5" in tokenizer.decode(answer.token_ids, skip_special_tokens=True)
+    sentence = "The cat sat on the mat and looked out of the window at the rain."
+    words = sentence.rstrip(".").split()
+    shuffled = " ".join(words[i] for i in np.random.default_rng(0).permutation(len(words))) + "."
+    start = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else tokenizer("\n").input_ids
+    fluent, scrambled = backend.nll([start, start], [tokenizer(t, add_special_tokens=False).input_ids
+                                                     for t in (sentence, shuffled)])
+    assert fluent < scrambled - 10, (fluent, scrambled)

@@ -282,7 +282,7 @@ def test_early_prediction_intervals_cover_the_last_checkpoint():
         hits += bool(scores["covered_last"][0])
         errors.append(abs(scores["rel_error_last"][0]))
     print("early prediction: coverage", hits / replicates, "median |relative error| at t = 10", np.median(errors))
-    assert 0.75 <= hits / replicates <= 1.0
+    assert 0.75 <= hits / replicates <= 0.97  # nominal 90%: an interval far too wide covers every time
     assert np.median(errors) < 0.03
 
 
@@ -297,3 +297,59 @@ def test_paper_tables_mark_missing_cells_and_keep_stars():
     assert table.to_dict("records") == [{"task": "gsm8k", "method": "tf", "a": "-0.991***", "b": "–"},
                                         {"task": "math", "method": "qe", "a": "–", "b": "-0.500"}]
     assert "-0.991***" in report.markdown(table, "Table 2") and "\\begin{table}" in report.latex(table, "Table 2")
+
+
+# ---- analysis settings: unit, noise model, dG/dt intercept ----
+
+def _trajectory(total: Dynamics, per_token: Dynamics, t=T) -> pl.DataFrame:
+    """One split whose total and per-token uncertainties follow two different dynamics, noise-free."""
+    U_s, U_v = simulate.ode(total, t)
+    U_s_tok, U_v_tok = simulate.ode(per_token, t)
+    return pl.DataFrame({"split": "train", "t": t, "U_s": U_s, "U_v": U_v, "G": U_s - U_v, "U_s_tok": U_s_tok,
+                         "U_v_tok": U_v_tok, "G_tok": U_s_tok - U_v_tok})
+
+
+def test_analysis_unit_token_fits_the_per_token_columns():
+    """analysis.unit = token: the fits, dG/dt and Table 2 read U_s_tok, U_v_tok, G_tok (here dynamics of
+    rate 0.3 per epoch) and not U_s, U_v, G (rate 0.1)."""
+    slow = Dynamics(U_s0=100.0, U_v0=60.0, alpha=3.0, beta=1.0, k=0.05, b=0.5)  # rate 0.1, G_inf 10
+    per_token = Dynamics(U_s0=2.0, U_v0=1.2, alpha=3.0, beta=1.0, k=0.15, b=0.03)  # rate 0.3, U_s_inf 1.1
+    traj = _trajectory(slow, per_token)
+    for unit, d in (("total", slow), ("token", per_token)):
+        fits = analyse.fits_table(traj, unit, FitSettings(), 0.1).filter(pl.col("fit") == "joint")
+        value = dict(zip(fits["quantity"], fits["estimate"], strict=True))
+        assert value["rate"] == pytest.approx(d.rate, rel=1e-5), unit
+        assert value["U_s_inf"] == pytest.approx(d.U_s_inf, rel=1e-5), unit
+        _, table = analyse.dgdt_tables(traj, unit, "forward", True, "checkpoints")
+        assert table["G_inf"][0] == pytest.approx(d.G_inf, rel=1e-2), unit
+
+
+def test_noise_model_absolute_is_unweighted_least_squares():
+    """analysis.fit.noise_model = absolute: one noise scale per series, so a single-series fit is the plain
+    least-squares fit of y = a e^(-rt) + c (scipy's curve_fit, unweighted); `relative` weights the late,
+    smaller values more and lands elsewhere on the same noisy data."""
+    from scipy.optimize import curve_fit
+
+    U_s, _ = simulate.ode(D, T)
+    y = simulate.observe(U_s, 0.03, np.random.default_rng(3))
+    (a, r, c), _ = curve_fit(lambda t, a, r, c: a * np.exp(-r * t) + c, T, y, p0=(45.0, 0.3, 55.0))
+    absolute = fit(T, {"U_s": y}, "exponential", FitSettings(noise_model="absolute"))
+    relative = fit(T, {"U_s": y}, "exponential", FitSettings(noise_model="relative"))
+    assert absolute.value("rate") == pytest.approx(r, rel=1e-4)  # to the optimisers' tolerances
+    assert absolute.value("c_U_s") == pytest.approx(c, rel=1e-4)
+    assert abs(relative.value("rate") - r) > 1e-2 * r, (relative.value("rate"), r)
+
+
+def test_dgdt_without_intercept_is_the_regression_through_the_origin():
+    """analysis.dgdt.intercept = false: dG/dt = m G, m = sum(G dG) / sum(G^2), and the F-test's full model
+    has two slopes and no constant (residual df n - 2); with an intercept the fit differs (G_inf != 0)."""
+    traj = _trajectory(D, D, np.arange(0.0, 11.0))
+    points, table = analyse.dgdt_tables(traj, "total", "forward", False, "epochs")
+    pts = points.drop_nulls("dGdt")
+    x, y = pts["G"].to_numpy(), pts["dGdt"].to_numpy()
+    assert table["slope"][0] == pytest.approx((x * y).sum() / (x * x).sum(), rel=1e-10)
+    assert table["intercept_value"][0] == 0.0 and table["n"][0] == len(x)
+    assert table["F_df_den"][0] == table["F_n"][0] - 2
+    _, with_intercept = analyse.dgdt_tables(traj, "total", "forward", True, "epochs")
+    assert abs(with_intercept["slope"][0] - table["slope"][0]) > 1e-3
+    assert with_intercept["F_df_den"][0] == with_intercept["F_n"][0] - 3

@@ -259,3 +259,37 @@ def test_load_hub_converts_rows(monkeypatch):
         load_hub("openai/gsm8k", "main", "test", "gsm8k")
     items, skipped = load_hub("openai/gsm8k", "main", "test", "gsm8k", bad_rows="skip")
     assert [item.answer for item in items] == ["4"] and skipped == 1
+
+
+def test_load_hub_through_the_datasets_library(tmp_path, monkeypatch):
+    """The hub route with the real `datasets` library (a pinned dependency), offline: a dataset folder
+    in the layout of a hub repository (train and test files) loads by its path as a hub id would."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    lines = [line for line in (FIXTURES / "gsm8k.jsonl").read_text().splitlines() if line.strip()]
+    repo = tmp_path / "gsm8k-repo"
+    repo.mkdir()
+    (repo / "train.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    (repo / "test.jsonl").write_text("\n".join(lines[2:4]) + "\n")
+    items, skipped = load_hub(str(repo), None, "test", "gsm8k")
+    local, _ = load_split(repo / "test.jsonl", "gsm8k")
+    assert skipped == 0 and len(items) == 2
+    assert [(i.question, i.answer) for i in items] == [(i.question, i.answer) for i in local]
+    with pytest.raises(HubUnavailableError, match="split 'validation'.*give a local dataset file"):
+        load_hub(str(repo), None, "validation", "gsm8k")
+
+
+def test_local_files_win_over_the_hub_id(monkeypatch):
+    """A task with both a local `path` and a `hub` id reads the file and never asks the hub."""
+    from svgap.tasks import loading, make_task
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the hub was asked although a local file is given")
+
+    monkeypatch.setattr(loading, "load_hub", no_hub)
+    task = make_task("gsm8k", {"path": str(FIXTURES / "gsm8k.jsonl"), "hub": {"id": "openai/gsm8k", "config": "main"}})
+    items = task.items(2, 2, seed=0)
+    assert len(items["train"]) == 2 and len(items["test"]) == 2

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from helpers import ROOT, clone, inference_params, snakemake, verifier_params
+from helpers import ROOT, clone, inference_params, planned, snakemake, verifier_params
 
 from svgap import stages, tables
 from svgap.config import load as load_config
@@ -34,8 +34,8 @@ TASKS = CFG["runs"]["tasks"]
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    workdir = clone(tmp_path_factory.mktemp("tasks"))
+def workdir(tmp_path_factory, ci_run):
+    workdir = clone(tmp_path_factory.mktemp("tasks"), models_from=ci_run)  # the session's converted model
     targets = [MODEL] + [f"results/data/{task}.parquet" for task in TASKS]
     done = snakemake(workdir, "--cores", "2", *targets, configfile=CONFIG, timeout=900)
     assert done.returncode == 0, done.stderr[-5000:]
@@ -86,3 +86,17 @@ def test_the_task_runs_through_the_loop(workdir, task):
     assert grades.height == spec["n_train"] * CFG["loop"]["n_samples"]
     assert EXTRA_COLUMNS.get(task, set()) <= set(grades.columns)
     assert (run / "epoch1" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_editing_a_dataset_file_reruns_its_data_rule_only(workdir):
+    """A task's local dataset file is an input of its `data` rule: the data table is up to date after the
+    run, and editing the file (a record appended) plans that task's data table again, no other task's."""
+    data = {f"results/data/{task}.parquet" for task in TASKS}
+    assert not planned(workdir, configfile=CONFIG) & data
+    fixture = workdir / CFG["tasks"]["gsm8k"]["options"]["path"]
+    text = fixture.read_text()
+    try:
+        fixture.write_text(text + text.splitlines()[0] + "\n")
+        assert planned(workdir, configfile=CONFIG) & data == {"results/data/gsm8k.parquet"}
+    finally:
+        fixture.write_text(text)

