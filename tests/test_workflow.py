@@ -69,8 +69,10 @@ def test_half_epoch_checkpoints_are_evaluated_and_never_trained_from(ci_run):
         text = (ci_run / RUN / "logs" / f"epoch{t}" / "generate_and_verify.log").read_text()
         assert f"epoch{t}/adapter" in text and "adapter_half" not in text
         text = (ci_run / RUN / "logs" / f"epoch{t}" / "finetune.log").read_text()
+        [line] = [line for line in text.splitlines() if "finetuning epoch" in line]
         start = "from the base model" if t == 1 else f"from the adapter {RUN}/epoch{t - 1}/adapter"
-        assert start in text and "adapter_half" not in text, text
+        assert line.endswith(start), line  # and so not from epoch t - 1's adapter_half
+        assert f"half-epoch checkpoint after 4 of 6 picks -> {RUN}/epoch{t}/adapter_half" in text
     fits = pl.read_parquet(ci_run / RUN / "analysis" / "fits.parquet")
     assert fits.height > 0 and set(fits["n"].to_list()) == {len(CHECKPOINTS)}, fits.select("split", "fit", "n")
 
@@ -115,7 +117,7 @@ def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
     assert nothing == set()
 
     assert names(sigma, "epoch0/picks.parquet") and names(sigma, "epoch0/metrics.parquet")
-    assert not names(sigma, "epoch0", "generations") and not names(sigma, "epoch0", "verify.parquet")
+    assert not names(sigma, "epoch0/generations") and not names(sigma, "epoch0/verify.parquet")
     assert not names(sigma, "results/data") and not names(sigma, "results/models")
     assert names(sigma, "epoch1/adapter") and names(sigma, "trajectory.parquet")
 
