@@ -101,12 +101,7 @@ def in_child(function: str, workdir: Path, configfiles: list):
 
 def planned(workdir: Path, overlay: dict | None = None, configfile: str = "config/ci.yaml") -> set[str]:
     """Outputs a dry run would (re)make, with an optional config overlay (planned in a child process)."""
-    configfiles = [workdir / configfile]
-    if overlay:
-        path = workdir / "config" / "overlay.yaml"
-        path.write_text(yaml.safe_dump(overlay))
-        configfiles.append(path)
-    return set(in_child("dry_run_outputs", workdir, configfiles))
+    return plans(workdir, [overlay], configfile)[0]
 
 
 def plans(workdir: Path, overlays: list[dict | None], configfile: str = "config/ci.yaml") -> list[set[str]]:
@@ -119,7 +114,7 @@ def plans(workdir: Path, overlays: list[dict | None], configfile: str = "config/
             path = workdir / "config" / f"overlay{i}.yaml"
             path.write_text(yaml.safe_dump(overlay))
             configfiles.append(path)
-        lists.append([str(c) for c in configfiles])
+        lists.append(configfiles)
     return [set(p) for p in in_child("dry_run_outputs_many", workdir, lists)]
 
 
