@@ -20,10 +20,12 @@ wildcard_constraints:
     model="[^/]+",
     task="[^/]+",
     method="tf|qe|mc",
+    # a run's folder below its task: the verification method, and for a cross-improvement run its schedule
+    arm=r"(tf|qe|mc)(/[a-z][a-z0-9_]*)?",
     seed=r"\d+",
     split="train|test",
     t=r"\d+(\.5)?",
-    run=r"[^/]+/[^/]+/(tf|qe|mc)/seed\d+|simulated/[^/]+",
+    run=r"[^/]+/[^/]+/(tf|qe|mc)(/[a-z][a-z0-9_]*)?/seed\d+|simulated/[^/]+",
     name="[^/]+",
 
 
@@ -31,6 +33,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/model.smk"
 include: "rules/loop.smk"
+include: "rules/cross.smk"
 include: "rules/trajectory.smk"
 include: "rules/analysis.smk"
 include: "rules/index.smk"

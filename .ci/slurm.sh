@@ -9,7 +9,8 @@
 #      SLURM: snakemake --profile profiles/slurm --profile .ci/slurm-local (.ci/slurm-local/config.yaml
 #      says what the overlay changes), and checks that every job went through sbatch and the outputs;
 #   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
-#      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions.
+#      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions;
+#   3. SVG Table 1's paper config (config/paper/cross.yaml) planned through profiles/slurm (dry run).
 # The daemons are stopped by their recorded pids on exit, failure included.
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
 # default 600), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
@@ -227,4 +228,17 @@ echo "time limits of the attempts: ${limits[*]} (expected: $expected)"
 FAIL_S=$((SECONDS - t))
 echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED, each with more time"
 
-section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s"
+# ---- 7. SVG Table 1's paper config planned through the SLURM profile ----
+section "dry run of config/paper/cross.yaml through profiles/slurm"
+t=$SECONDS
+# the external responses (DeepSeek-V3's in the paper) are files the user brings: empty stand-ins here
+mkdir -p data/external && touch data/external/math.jsonl data/external/gsm8k.jsonl
+snakemake --profile profiles/slurm --configfile config/paper/cross.yaml -n > "$STATE/log/cross.out" 2>&1 \
+  || { tail -30 "$STATE/log/cross.out"; fail "config/paper/cross.yaml does not plan through profiles/slurm"; }
+for rule in external_data chosen_prompts score_external cross_table1 cross_gamma; do
+  grep -Eq "^$rule +[0-9]+" "$STATE/log/cross.out" || fail "the plan of config/paper/cross.yaml has no $rule job"
+done
+CROSS_S=$((SECONDS - t))
+echo "ok: $(awk '$1 == "total" {print $2; exit}' "$STATE/log/cross.out") jobs planned in $CROSS_S s"
+
+section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper cross dry run $CROSS_S s"

@@ -1,10 +1,14 @@
 # Shared names and the input functions (get_*) of the rules; the config checks live in svgap.config.
+import functools
 import itertools
+import math
+import re
 import sys
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the checks and the paper index
 
 from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check
+from svgap.loop import cross
 from svgap.paper import CATEGORIES
 
 check(config)
@@ -20,7 +24,7 @@ def checkpoints():
 
 
 def runs():
-    """Every run of the config: dicts with model, task, method, seed."""
+    """Every self-improvement run of the config (the baselines): dicts with model, task, method, seed."""
     r = config["runs"]
     return [
         dict(model=m, task=k, method=v, seed=s)
@@ -28,15 +32,65 @@ def runs():
     ]
 
 
-def run_dir(model, task, method, seed):
-    """results/<run>: the folder of one run."""
-    return f"results/{model}/{task}/{method}/seed{seed}"
+SCHEDULES = config["runs"]["schedules"]
+CROSS = config["cross"]
+
+
+def cross_runs():
+    """Every cross-improvement run (rules/cross.smk): a baseline's settings and a schedule."""
+    return [dict(run, schedule=s) for run in runs() for s in SCHEDULES]
+
+
+def arm_of(method, schedule="baseline"):
+    """The `arm` wildcard: the method, and a cross-improvement run's schedule below it."""
+    return method if schedule == "baseline" else f"{method}/{schedule}"
+
+
+ARM = re.compile(r"(?P<method>tf|qe|mc)(?:.(?P<schedule>[a-z][a-z0-9_]*))?")
+
+
+def method_of(arm):
+    return ARM.fullmatch(arm)["method"]
+
+
+def schedule_of(arm):
+    return ARM.fullmatch(arm)["schedule"] or "baseline"
+
+
+def run_dir(model, task, method, seed, schedule="baseline"):
+    """results/<run>: the folder of one run (<model>/<task>/<method>[/<schedule>]/seed<seed>)."""
+    return f"results/{model}/{task}/{arm_of(method, schedule)}/seed{seed}"
 
 
 def run_dirs():
-    return [run_dir(**run) for run in runs()]
+    return [run_dir(**run) for run in runs() + cross_runs()]
 
 
+@functools.cache
+def external_counts(task, schedule):
+    """n_t, the prompts first external at epoch t = 1..T (all 0 for the baseline): svgap.loop.cross."""
+    if schedule == "baseline":
+        return (0,) * T
+    eta = cross.etas(schedule, T, CROSS["late_epoch"], CROSS["eta"])
+    return tuple(cross.counts(eta, cross.budget(CROSS["budget"], config["tasks"][task]["n_train"])))
+
+
+def first_external(w):
+    """The first epoch whose finetune trains on external data; T + 1 (never) for a baseline."""
+    return cross.first_epoch(list(external_counts(w.task, schedule_of(w.arm)))) or T + 1
+
+
+def home(w, epoch):
+    """The folder of a run's state after `epoch` finetunes: a cross-improvement run shares the baseline's
+    until its external data enter (the epochs before first_external), and has its own from then on."""
+    if epoch < first_external(w):
+        return run_dir(w.model, w.task, method_of(w.arm), w.seed)
+    return f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}"
+
+
+def label_epoch(t):
+    """The finetune epoch whose adapter a checkpoint label evaluates (t + 0.5: the half adapter of t + 1)."""
+    return int(t) if t.isdigit() else int(float(t)) + 1
 def get_final_outputs():
     return [
         f"{d}/{name}"
@@ -54,14 +108,14 @@ def get_task_files(w):
 
 def adapter_of(w, t):
     """The LoRA adapter of epoch t; none for the base model (t = 0)."""
-    return [] if t == 0 else f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{t}/adapter"
+    return [] if t == 0 else f"{home(w, t)}/epoch{t}/adapter"
 
 
 def get_adapter(w):
     """The adapter of checkpoint t; t + 0.5 is the half-epoch adapter the finetune of epoch t + 1 saves."""
     if w.t.isdigit():
         return adapter_of(w, int(w.t))
-    return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(float(w.t)) + 1}/adapter_half"
+    return f"{home(w, label_epoch(w.t))}/epoch{label_epoch(w.t)}/adapter_half"
 
 
 def get_previous_adapter(w):
@@ -69,14 +123,37 @@ def get_previous_adapter(w):
     return adapter_of(w, int(w.t) - 1)
 
 
+def picks_home(w, t):
+    """The folder of checkpoint t's picks and metrics: the picks of checkpoint t feed the finetune of epoch
+    floor(t) + 1, so they are a cross-improvement run's own from t = first_external - 1 on."""
+    return home(w, math.floor(float(t)) + 1)
+
+
 def get_previous_picks(w):
     """The picks finetune trains epoch t on: those of checkpoint t-1."""
-    return f"{run_dir(w.model, w.task, w.method, w.seed)}/epoch{int(w.t) - 1}/picks.parquet"
+    return f"{picks_home(w, int(w.t) - 1)}/epoch{int(w.t) - 1}/picks.parquet"
+
+
+def get_generations(w):
+    """Checkpoint t's samples: in the folder of the model that made them (the adapter's)."""
+    return f"{home(w, label_epoch(w.t))}/epoch{w.t}/generations.parquet"
+
+
+def get_verify(w):
+    return f"{home(w, label_epoch(w.t))}/epoch{w.t}/verify.parquet"
+
+
+def get_external_scores(w):
+    """A cross-improvement run's external responses scored at checkpoint t (none for a baseline)."""
+    return [] if schedule_of(w.arm) == "baseline" else f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}/epoch{w.t}/external.parquet"
+
+
+def get_chosen(w):
+    return [] if schedule_of(w.arm) == "baseline" else f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}/chosen.parquet"
 
 
 def get_metrics(w):
-    d = run_dir(w.model, w.task, w.method, w.seed)
-    return [f"{d}/epoch{t}/metrics.parquet" for t in checkpoints()]
+    return [f"{picks_home(w, t)}/epoch{t}/metrics.parquet" for t in checkpoints()]
 
 
 def backend_of(model):
@@ -86,7 +163,11 @@ def backend_of(model):
 
 def inference_params(w):
     """The inference settings generate_and_verify uses: the model's backend and that backend's keys."""
-    backend = backend_of(w.model)
+    return inference_of(w.model)
+
+
+def inference_of(model):
+    backend = backend_of(model)
     return {"backend": backend} | {k: config["inference"][k] for k in INFERENCE_KEYS[backend]}
 
 
@@ -115,13 +196,14 @@ def run_values(w):
     return {
         "model": w.model,
         "task": w.task,
-        "method": w.method,
+        "method": method_of(w.arm),
         "seed": int(w.seed),
         "n_samples": config["loop"]["n_samples"],
-        "sigma": config["verifier"]["sigma"][w.method],
+        "sigma": config["verifier"]["sigma"][method_of(w.arm)],
         "empty_policy": config["verifier"]["empty_policy"],
         "lr": config["finetune"]["lr"],
         "epochs": T,
+        "schedule": schedule_of(w.arm),
     }
 
 
@@ -149,13 +231,15 @@ def run_settings(w):
         return (f"simulated trajectory {parts[1]}: U_s0 {sim['U_s0']}, U_v0 {sim['U_v0']}, alpha {sim['alpha']}, "
                 f"beta {sim['beta']}, k {sim['k']}, b {sim['b']}, {sim['epochs']} epochs every {sim['step']}, "
                 f"noise {sim['noise']}")
-    model, task, method, seed = parts
-    return loop_settings(model, task, method, seed.removeprefix("seed"))
+    model, task, *arm, seed = parts
+    return loop_settings(model, task, arm_of(*arm), seed.removeprefix("seed"))
 
 
-def loop_settings(model, task, method, seed):
+def loop_settings(model, task, arm, seed):
     loop, verifier = config["loop"], config["verifier"]
-    return (f"model {model}, task {task}, method {method}, seed {seed}: N = {loop['n_samples']}, "
+    method, schedule = method_of(arm), schedule_of(arm)
+    external = "" if schedule == "baseline" else f", external data {schedule} {list(external_counts(task, schedule))}"
+    return (f"model {model}, task {task}, method {method}{external}, seed {seed}: N = {loop['n_samples']}, "
             f"sigma = {verifier['sigma'][method]} ({verifier['empty_policy']} empty sets), T = {T} epochs, "
             f"{loop['checkpoints_per_epoch']} checkpoint(s) per epoch, {config['tasks'][task]['n_train']} train / "
             f"{config['tasks'][task]['n_test']} test prompts")
@@ -195,7 +279,7 @@ def get_all_of(name):
 
 def get_index_inputs():
     """Every file the index lists: the run's figures and tables (the index is made last)."""
-    return get_final_outputs() + get_analysis_outputs() + get_settings_outputs()
+    return get_final_outputs() + get_analysis_outputs() + get_settings_outputs() + get_cross_outputs()
 
 
 def simulation_params(w):
@@ -203,3 +287,57 @@ def simulation_params(w):
     sim = dict(config["simulate"][w.name])
     dynamics = {k: sim.pop(k) for k in ("U_s0", "U_v0", "alpha", "beta", "k", "b")}
     return dict(name=w.name, dynamics=dynamics, **sim)
+
+
+# ---- cross-improvement (rules/cross.smk) ----
+
+
+def external_source(task):
+    """The task's external-data source (cross.sources, reference when not listed), the teacher's cap resolved."""
+    spec = dict(CROSS["sources"].get(task, {"source": "reference"}))
+    if spec["source"] == "model":
+        spec["max_new_tokens"] = spec.get("max_new_tokens") or config["loop"]["max_new_tokens"]
+    return spec
+
+
+def get_external_file(w):
+    spec = external_source(w.task)
+    return [spec["path"]] if spec["source"] == "file" else []
+
+
+def get_teacher(w):
+    spec = external_source(w.task)
+    return [f"results/models/{spec['model']}/model.json"] if spec["source"] == "model" else []
+
+
+def teacher_inference(w):
+    spec = external_source(w.task)
+    return inference_of(spec["model"]) if spec["source"] == "model" else {}
+
+
+def get_external_env(w):
+    spec = external_source(w.task)
+    return MODEL_ENVS[backend_of(spec["model"])] if spec["source"] == "model" else MODEL_ENVS["transformers"]
+
+
+TEACHER_FORCING = {"backend": "transformers"} | {k: config["inference"][k] for k in INFERENCE_KEYS["transformers"]}
+
+
+def get_cross_outputs():
+    """Table 1, its figure, the gamma estimates and the theory against the measurement (with schedules)."""
+    if not SCHEDULES or not runs():
+        return []
+    return [f"results/cross/{name}" for name in
+            ("table1.md", "table1.tex", "table1.csv", "table1.png", "table1.pdf", "gamma.md", "gamma.csv",
+             "theory.md", "theory.csv")]
+
+
+def cross_labels():
+    """The baselines and cross-improvement runs of Table 1: (folder, labels)."""
+    return [(run_dir(**r), {**r, "seed": int(r["seed"]), "schedule": "baseline"}) for r in runs()] + [
+        (run_dir(**r), {**r, "seed": int(r["seed"])}) for r in cross_runs()]
+
+
+def counts_by_task():
+    """n_t of every task and schedule, for the tables (etas = n_t / M)."""
+    return {task: {s: list(external_counts(task, s)) for s in SCHEDULES} for task in config["runs"]["tasks"]}

@@ -17,8 +17,8 @@ rule generate_and_verify:
         adapter=get_adapter,
         data="results/data/{task}.parquet",
     output:
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
-        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/verify.parquet",
+        generations="results/{model}/{task}/{arm}/seed{seed}/epoch{t}/generations.parquet",
+        verify="results/{model}/{task}/{arm}/seed{seed}/epoch{t}/verify.parquet",
     params:
         task=task_params,
         n_samples=config["loop"]["n_samples"],
@@ -28,9 +28,9 @@ rule generate_and_verify:
         inference=inference_params,
     threads: config["inference"]["threads"]
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/generate_and_verify.log",
+        "results/{model}/{task}/{arm}/seed{seed}/logs/epoch{t}/generate_and_verify.log",
     benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/generate_and_verify.tsv"
+        "results/{model}/{task}/{arm}/seed{seed}/benchmarks/epoch{t}/generate_and_verify.tsv"
     conda:
         MODEL_ENV
     script:
@@ -39,23 +39,28 @@ rule generate_and_verify:
 
 rule select:
     """Per split: correctness against the gold answer, the Best-of-N pick of Eq. 4 (score >= sigma,
-    then lowest NLL / length), and U_s, U_v, G, accuracies and verifier diagnostics of the checkpoint."""
+    then lowest NLL / length), and U_s, U_v, G, accuracies and verifier diagnostics of the checkpoint.
+    In a cross-improvement run the chosen train prompts take their external response instead; the
+    checkpoints before its external data enter reuse the baseline's generations (rules/cross.smk)."""
     input:
         data="results/data/{task}.parquet",
-        generations="results/{model}/{task}/{method}/seed{seed}/epoch{t}/generations.parquet",
-        verify="results/{model}/{task}/{method}/seed{seed}/epoch{t}/verify.parquet",
+        generations=get_generations,
+        verify=get_verify,
+        external=get_external_scores,
+        chosen=get_chosen,
     output:
-        grades="results/{model}/{task}/{method}/seed{seed}/epoch{t}/grades.parquet",
-        picks="results/{model}/{task}/{method}/seed{seed}/epoch{t}/picks.parquet",
-        metrics="results/{model}/{task}/{method}/seed{seed}/epoch{t}/metrics.parquet",
+        grades="results/{model}/{task}/{arm}/seed{seed}/epoch{t}/grades.parquet",
+        picks="results/{model}/{task}/{arm}/seed{seed}/epoch{t}/picks.parquet",
+        metrics="results/{model}/{task}/{arm}/seed{seed}/epoch{t}/metrics.parquet",
     params:
         task=task_params,
-        sigma=lambda w: config["verifier"]["sigma"][w.method],
+        method=lambda w: method_of(w.arm),
+        sigma=lambda w: config["verifier"]["sigma"][method_of(w.arm)],
         empty_policy=config["verifier"]["empty_policy"],
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/select.log",
+        "results/{model}/{task}/{arm}/seed{seed}/logs/epoch{t}/select.log",
     benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/select.tsv"
+        "results/{model}/{task}/{arm}/seed{seed}/benchmarks/epoch{t}/select.tsv"
     conda:
         "../envs/tables.yaml"
     script:
@@ -69,17 +74,17 @@ rule finetune:
         adapter=get_previous_adapter,
         picks=get_previous_picks,
     output:
-        adapter=directory(r"results/{model}/{task}/{method}/seed{seed}/epoch{t,\d+}/adapter"),
-        **({"half": directory("results/{model}/{task}/{method}/seed{seed}/epoch{t}/adapter_half")} if HALF else {}),
+        adapter=directory(r"results/{model}/{task}/{arm}/seed{seed}/epoch{t,\d+}/adapter"),
+        **({"half": directory("results/{model}/{task}/{arm}/seed{seed}/epoch{t}/adapter_half")} if HALF else {}),
     params:
         spec=config["finetune"],
         device=config["inference"]["device"],
         dtype=config["inference"]["dtype"],
     threads: config["inference"]["threads"]
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/epoch{t}/finetune.log",
+        "results/{model}/{task}/{arm}/seed{seed}/logs/epoch{t}/finetune.log",
     benchmark:
-        "results/{model}/{task}/{method}/seed{seed}/benchmarks/epoch{t}/finetune.tsv"
+        "results/{model}/{task}/{arm}/seed{seed}/benchmarks/epoch{t}/finetune.tsv"
     conda:
         "../envs/model.yaml"
     script:

@@ -7,15 +7,15 @@ rule trajectory:
     input:
         metrics=get_metrics,
     output:
-        table="results/{model}/{task}/{method}/seed{seed}/trajectory.parquet",
-        csv=report("results/{model}/{task}/{method}/seed{seed}/trajectory.csv",
+        table="results/{model}/{task}/{arm}/seed{seed}/trajectory.parquet",
+        csv=report("results/{model}/{task}/{arm}/seed{seed}/trajectory.csv",
                    caption="../docs/report/trajectory_table.rst", category=CATEGORIES["trajectories"],
-                   subcategory="{model}/{task}/{method}/seed{seed}"),
+                   subcategory="{model}/{task}/{arm}/seed{seed}"),
     params:
         run=run_values,
-        settings=lambda w: loop_settings(w.model, w.task, w.method, w.seed),  # for the report's captions
+        settings=lambda w: loop_settings(w.model, w.task, w.arm, w.seed),  # for the report's captions
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/trajectory.log",
+        "results/{model}/{task}/{arm}/seed{seed}/logs/trajectory.log",
     conda:
         "../envs/tables.yaml"
     script:
@@ -25,18 +25,18 @@ rule trajectory:
 rule plot_trajectory:
     """U_s, U_v, G and accuracies against t (SVG Figs. 3, 10-13)."""
     input:
-        "results/{model}/{task}/{method}/seed{seed}/trajectory.parquet",
+        "results/{model}/{task}/{arm}/seed{seed}/trajectory.parquet",
     output:
-        png=report("results/{model}/{task}/{method}/seed{seed}/trajectory.png",
+        png=report("results/{model}/{task}/{arm}/seed{seed}/trajectory.png",
                    caption="../docs/report/trajectory.rst", category=CATEGORIES["trajectories"],
-                   subcategory="{model}/{task}/{method}/seed{seed}"),
-        pdf="results/{model}/{task}/{method}/seed{seed}/trajectory.pdf",
+                   subcategory="{model}/{task}/{arm}/seed{seed}"),
+        pdf="results/{model}/{task}/{arm}/seed{seed}/trajectory.pdf",
     params:
         plot=config["plot"],
-        title=lambda w: f"{w.model} / {w.task} / {w.method} / seed {w.seed}",
-        settings=lambda w: loop_settings(w.model, w.task, w.method, w.seed),  # for the report's captions
+        title=lambda w: f"{w.model} / {w.task} / {w.arm} / seed {w.seed}",
+        settings=lambda w: loop_settings(w.model, w.task, w.arm, w.seed),  # for the report's captions
     log:
-        "results/{model}/{task}/{method}/seed{seed}/logs/plot_trajectory.log",
+        "results/{model}/{task}/{arm}/seed{seed}/logs/plot_trajectory.log",
     conda:
         "../envs/tables.yaml"
     script:

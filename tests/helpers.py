@@ -76,7 +76,7 @@ def report_outputs(snakefile: str, workdir: str, configfiles: list[str]) -> list
                 if is_flagged(f, "report"):
                     flag = get_flag_value(f, "report")
                     pattern = re.sub(r"\{(\w+),[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", r"{\1}", str(f))
-                    pattern = pattern.replace("{model}/{task}/{method}/seed{seed}", "{run}")
+                    pattern = pattern.replace("{model}/{task}/{arm}/seed{seed}", "{run}")
                     out.append({"rule": rule.name, "pattern": pattern, "category": flag.category,
                                 "caption": str(flag.caption.get_path_or_uri(secret_free=True))})
     return out
@@ -99,17 +99,17 @@ def in_child(function: str, workdir: Path, configfiles: list):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def planned(workdir: Path, overlay: dict | None = None, configfile: str = "config/ci.yaml") -> set[str]:
+def planned(workdir: Path, overlay: dict | None = None, configfile: str | list[str] = "config/ci.yaml") -> set[str]:
     """Outputs a dry run would (re)make, with an optional config overlay (planned in a child process)."""
     return plans(workdir, [overlay], configfile)[0]
 
 
-def plans(workdir: Path, overlays: list[dict | None], configfile: str = "config/ci.yaml") -> list[set[str]]:
+def plans(workdir: Path, overlays: list[dict | None], configfile: str | list[str] = "config/ci.yaml") -> list[set[str]]:
     """planned() of each overlay, all planned in one child process (one interpreter start, one import of
-    Snakemake and the library for all of them)."""
+    Snakemake and the library for all of them); `configfile`: one or several, the overlay after them."""
     lists = []
     for i, overlay in enumerate(overlays):
-        configfiles = [workdir / configfile]
+        configfiles = [workdir / c for c in ([configfile] if isinstance(configfile, str) else configfile)]
         if overlay:
             path = workdir / "config" / f"overlay{i}.yaml"
             path.write_text(yaml.safe_dump(overlay))

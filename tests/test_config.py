@@ -91,3 +91,46 @@ def test_load_merges_overlays_as_snakemake_does_and_fills_defaults(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"loop": {"n_samples": 0}}))
     with pytest.raises(WorkflowError, match=re.escape("On instance['loop']['n_samples']:")):
         load_config(tmp_path / "bad.yaml", root=ROOT)
+
+
+@pytest.mark.parametrize("overlay,message", [
+    ({"runs": {"schedules": ["sometimes"]}},
+     "config runs.schedules: 'sometimes' is neither early, uniform, late nor defined under cross.eta"),
+    ({"runs": {"schedules": ["front"]}, "cross": {"eta": {"front": [0.5, 0.5]}}},
+     "config cross.eta.front: 2 shares for loop.epochs = 3"),
+    ({"runs": {"schedules": ["front"]}, "cross": {"eta": {"front": [0.5, 0.2, 0.2]}}},
+     "config cross.eta.front: the shares sum to 0.9"),
+    ({"cross": {"sources": {"gsm8k": {"source": "reference"}}}},
+     "config cross.sources: 'gsm8k' is not defined under tasks"),
+    ({"cross": {"sources": {"add": {"source": "model", "model": "deepseek"}}}},
+     "config cross.sources.add.model: 'deepseek' is not defined under models"),
+])
+def test_cross_improvement_config_errors_name_the_key(tmp_path, overlay, message):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config(tmp_path / "bad.yaml", root=ROOT)
+
+
+@pytest.mark.parametrize("cross,key,reason", [
+    ({"budget": {"count": 3, "share": 0.5}}, "['cross']['budget']", "has too many properties"),
+    ({"budget": {"share": 1.5}}, "['cross']['budget']['share']", "1.5 is greater than the maximum of 1"),
+    ({"sources": {"add": {"source": "file"}}}, "['cross']['sources']['add']", "'path' is a required property"),
+    ({"eta": {"early": [1.0]}}, "['cross']['eta']", "should not be valid"),
+])
+def test_bad_cross_values_name_the_key(cross, key, reason):
+    cfg = copy.deepcopy(load())
+    cfg["cross"] = cross
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, SCHEMA)
+    assert f"On instance{key}:" in str(err.value) and reason in str(err.value)
+
+
+def test_cross_defaults():
+    cfg = copy.deepcopy(load())
+    validate(cfg, SCHEMA)
+    assert cfg["runs"]["schedules"] == []
+    assert cfg["cross"] == {"budget": {"share": 0.25}, "late_epoch": 8, "eta": {}, "sources": {}}
+    cfg = {"cross": {"sources": {"add": {"source": "model", "model": "smollm2-135m"}}}}
+    validate(cfg, SCHEMA)
+    assert cfg["cross"]["sources"]["add"] == {"source": "model", "model": "smollm2-135m", "missing": "error",
+                                              "temperature": 0.7, "max_new_tokens": None}

@@ -29,7 +29,7 @@ def merged(path: Path) -> dict:
 
 
 def test_the_paper_configs_are_there():
-    assert {p.stem for p in PAPER} == {"all", "math", "prontoqa_mbpp"}
+    assert {p.stem for p in PAPER} == {"all", "cross", "math", "prontoqa_mbpp"}
 
 
 @pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
@@ -37,8 +37,11 @@ def test_paper_config_has_table_3_and_the_paper_models(path):
     config = merged(path)
     for (section, key), value in TABLE3.items():
         assert config[section][key] == pytest.approx(value), f"{path.name}: {section}.{key}"
-    assert config["runs"]["models"] == list(MODELS)
-    for name, hub_id in MODELS.items():
+    # Table 1's cross-improvement runs (SVG §5.2) use two of the four
+    models = ["phi-4-mini", "llama-3.2-3b"] if path.stem == "cross" else list(MODELS)
+    assert config["runs"]["models"] == models
+    for name in models:
+        hub_id = MODELS[name]
         assert config["models"][name] == {**config["models"][name], "source": "hub", "id": hub_id}
     assert config["runs"]["simulated"] is False  # the embedded default's simulated reference stays out
     # Table 4 as the paper computed it (App. E): whole epochs, forward differences, no intercept
@@ -50,6 +53,29 @@ def test_the_grids_are_the_papers():
     assert runs["all"]["tasks"] == ["gsm8k", "math", "prontoqa", "mbpp"] and runs["all"]["methods"] == ["tf", "qe"]
     assert runs["math"]["tasks"] == ["gsm8k", "math"] and runs["math"]["methods"] == ["tf", "qe"]
     assert runs["prontoqa_mbpp"]["tasks"] == ["prontoqa", "mbpp"] and runs["prontoqa_mbpp"]["methods"] == ["tf"]
+    # SVG Table 1: MATH and GSM8K, QE, Early / Uniform / Late, repeated runs (three seeds, ours)
+    assert runs["cross"]["tasks"] == ["math", "gsm8k"] and runs["cross"]["methods"] == ["qe"]
+    assert runs["cross"]["schedules"] == ["early", "uniform", "late"] and runs["cross"]["seeds"] == [0, 1, 2]
+    assert merged(ROOT / "config" / "paper" / "cross.yaml")["cross"]["late_epoch"] == 8
+
+
+def test_the_cross_paper_config_plans_table_1_sharing_the_baselines_checkpoints(tmp_path):
+    """Late (the eighth epoch) recomputes only from checkpoint 7 on: its picks there, its finetunes 8-10
+    and the checkpoints after; Early and Uniform everything after t = 0's generations."""
+    workdir = clone(tmp_path / "wf")
+    (workdir / "data" / "external").mkdir(parents=True)
+    for task in ("math", "gsm8k"):
+        (workdir / "data" / "external" / f"{task}.jsonl").touch()
+    out = planned(workdir, configfile="config/paper/cross.yaml")
+    runs, seeds = 2 * 2, 3  # models x tasks (QE), seeds
+    late = "results/phi-4-mini/math/qe/late/seed0"
+    assert not names(out, f"{late}/epoch7/generations.parquet") and f"{late}/epoch7/picks.parquet" in out
+    assert f"{late}/epoch8/generations.parquet" in out and not names(out, f"{late}/epoch6.5/")
+    assert len(names(out, "/late/", "generations.parquet")) == runs * seeds * 6  # t = 7.5, 8, ..., 10
+    assert len(names(out, "/early/", "generations.parquet")) == runs * seeds * 20  # t = 0.5, ..., 10
+    assert len(names(out, "/qe/seed", "generations.parquet")) == runs * seeds * 21  # the baselines, t = 0..10
+    assert {"results/cross/table1.md", "results/cross/gamma.md", "results/cross/theory.md"} <= out
+    assert "results/external/math.parquet" in out
 
 
 def test_a_paper_config_plans_every_half_epoch_checkpoint(tmp_path):

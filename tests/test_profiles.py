@@ -6,8 +6,8 @@ from pathlib import Path
 import yte
 
 ROOT = Path(__file__).resolve().parents[1]
-# the rules that run the model on a checkpoint; base_model only converts or locates weights (no GPU)
-MODEL_RULES = {"generate_and_verify", "finetune"}
+# the rules that run a model (a checkpoint's, or a teacher's); base_model only converts or locates weights (no GPU)
+MODEL_RULES = {"generate_and_verify", "finetune", "score_external", "external_data"}
 
 
 def workflow_rules() -> set[str]:

@@ -55,3 +55,21 @@ def check(config: dict) -> None:
                                  f"(defined: {sorted(config[section])})")
     for key in TEMPLATE_KEYS:
         check_template(key, config["verifier"][key])
+    cross = config["cross"]
+    for name in config["runs"]["schedules"]:
+        if name not in ("early", "uniform", "late") and name not in cross["eta"]:
+            raise ValueError(f"config runs.schedules: {name!r} is neither early, uniform, late nor defined under "
+                             f"cross.eta (defined: {sorted(cross['eta'])})")
+    for name, shares in cross["eta"].items():
+        if len(shares) != config["loop"]["epochs"]:
+            raise ValueError(f"config cross.eta.{name}: {len(shares)} shares for loop.epochs = "
+                             f"{config['loop']['epochs']}")
+        if abs(sum(shares) - 1.0) > 1e-9:
+            raise ValueError(f"config cross.eta.{name}: the shares sum to {sum(shares):g}, not 1")
+    for task, spec in cross["sources"].items():
+        if task not in config["tasks"]:
+            raise ValueError(f"config cross.sources: {task!r} is not defined under tasks "
+                             f"(defined: {sorted(config['tasks'])})")
+        if spec["source"] == "model" and spec["model"] not in config["models"]:
+            raise ValueError(f"config cross.sources.{task}.model: {spec['model']!r} is not defined under models "
+                             f"(defined: {sorted(config['models'])})")

@@ -8,7 +8,8 @@ sections, which follow the papers; the rules register each figure and table in o
 from this list: per item, the files this config made, or "not produced by this config".
 A test keeps the rules' report outputs and these patterns in step.
 
-Patterns: `{run}` is a run folder (<model>/<task>/<method>/seed<seed>, or simulated/<name> for the
+Patterns: `{run}` is a run folder (<model>/<task>/<method>/seed<seed>, <model>/<task>/<method>/<schedule>/seed<seed>
+for a cross-improvement run, or simulated/<name> for the
 analysis of a simulated trajectory); every other part is literal.
 """
 
@@ -23,7 +24,7 @@ CATEGORIES = {
     "dgdt": "SVG §3.2 dG/dt against G and memorylessness (Figs. 2, 8; Table 4)",
     "correlation": "SVG §4.2 Uncertainty against accuracy (Table 2)",
     "settings": "SVG App. D Hyperparameters (Table 3)",
-    "cross": "SVG §5.1 Cross-improvement theory (Prop. 5.1)",
+    "cross": "SVG §5 Cross-improvement (Prop. 5.1, Table 1)",
     "extensions": "svgap: early prediction and the choice of law",
     "index": "Index of the papers' tables and figures",
 }
@@ -71,8 +72,9 @@ ITEMS: tuple[Item, ...] = (
     Item("SVG", "Figure 21", "cross-evaluation, QE, N = 16: solver model x verifier model", note=NOT_YET),
     Item("SVG", "Figure 22", "cross-evaluation, TF, N = 16", note=NOT_YET),
     Item("SVG", "Figure 23", "pass@K at t = 0, 5, 10", note=NOT_YET),
-    Item("SVG", "Table 1", "cross-improvement runs: Early / Uniform / Late against the baseline", note=NOT_YET
-         + " (runs with external data); the theory's prediction is Prop. 5.1 below"),
+    Item("SVG", "Table 1", "cross-improvement runs: Early / Uniform / Late against the baseline",
+         ("cross/table1.md", "cross/table1.tex", "cross/table1.csv", "cross/table1.png"),
+         note="runs with runs.schedules only"),
     Item("SVG", "Table 2", "Pearson r between uncertainty and accuracy, with significance stars",
          ("analysis/table2.html", "analysis/table2.md", "analysis/table2.tex", "{run}/analysis/correlation.csv")),
     Item("SVG", "Table 3", "hyperparameters of the self-improvement runs",
@@ -85,7 +87,11 @@ ITEMS: tuple[Item, ...] = (
     Item("SVG", "Cor. 3.2", "epochs until |G - G_inf| < epsilon",
          ("analysis/parameters.html", "{run}/analysis/fits.csv")),
     Item("SVG", "Prop. 5.1", "external data given Early / Uniform / Late, from a run's fitted dynamics",
-         ("{run}/analysis/cross.csv",)),
+         ("{run}/analysis/cross.csv", "cross/theory.md", "cross/theory.csv")),
+    Item("SVG", "Eq. 12", "gamma, the efficiency of external data, measured in the runs (two readings)",
+         ("cross/gamma.md", "cross/gamma.csv"), note="runs with runs.schedules only"),
+    Item("SVG", "Figure 1 (right)", "accuracy with external data given at different times: measured",
+         ("cross/table1.png",), note="runs with runs.schedules only"),
     Item("SVG", "Abstract", "predicting the limit from the first few epochs",
          ("{run}/analysis/prediction.png", "{run}/analysis/prediction_scores.csv", "analysis/early.html",
           "analysis/early.md", "analysis/early.tex")),
@@ -154,7 +160,7 @@ def item_patterns() -> set[str]:
 
 def pattern_regex(pattern: str) -> re.Pattern:
     """The regex of an output pattern below results/ ({run}: a run folder or simulated/<name>)."""
-    run = r"(?:[^/]+/[^/]+/[^/]+/seed\d+|simulated/[^/]+)"
+    run = r"(?:[^/]+/[^/]+/[^/]+(?:/[^/]+)?/seed\d+|simulated/[^/]+)"
     return re.compile("^results/" + re.escape(pattern).replace(re.escape("{run}"), run) + "$")
 
 

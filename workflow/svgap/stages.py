@@ -76,9 +76,13 @@ def generate_and_verify(*, model, adapter, data, generations, verify, task: dict
 
 
 def select(*, data, generations, verify, grades, picks, metrics, task: dict, method: str, sigma: float,
-           empty_policy: str, t: float) -> None:
+           empty_policy: str, t: float, external=None, chosen_table=None) -> None:
     """Rule `select`: one checkpoint's table work, split by split: the grades, the Best-of-N picks of
-    `method` at `sigma` (Eq. 4) and the metrics rows (Eqs. 5-6)."""
+    `method` at `sigma` (Eq. 4) and the metrics rows (Eqs. 5-6). In a cross-improvement run
+    (`external`: the checkpoint's scored external responses, `chosen_table`: the chosen prompts) the
+    train prompts chosen by epoch floor(t) + 1 take their external response as the pick (SVG §5)."""
+    from svgap.loop import cross
+
     the_task = make_task(task["kind"], task.get("options"))
     prompts = by_split(tables.read(data, "data"), data)
     scores = by_split(tables.read(verify, "verify"), verify)
@@ -90,10 +94,66 @@ def select(*, data, generations, verify, grades, picks, metrics, task: dict, met
         graded[split] = grading.grade(the_task, prompts[split], gens)
         joined = grading.samples(gens, scores[split], graded[split], f"{generations} ({split})")
         chosen[split] = bon.picks(joined, method=method, sigma=sigma, empty_policy=empty_policy)
+        if external and split == "train":
+            now = cross.external_at(tables.read(chosen_table, "chosen"), t)
+            chosen[split] = cross.substitute(chosen[split], tables.read(external, "external_scores"), now)
         rows.append(metrics_row(joined, chosen[split], method=method, sigma=sigma, split=split, t=t))
     tables.write(with_split(graded), grades)
     tables.write(with_split(chosen), picks)
     tables.write(pl.concat(rows), metrics)
+
+
+def external_data(*, data, out, task: dict, name: str, source: dict, model=None, inference: dict | None = None,
+                  seed: int = 0, threads: int = 1) -> None:
+    """Rule `external_data`: one external response per train prompt of task `name` from its source
+    (SVG §5.2; svgap.loop.external), graded by the task: the external data's own accuracy."""
+    from svgap.loop import external
+
+    the_task = make_task(task["kind"], task.get("options"))
+    train = by_split(tables.read(data, "data"), data)["train"]
+    kind = source["source"]
+    if kind == "reference":
+        responses, label = external.reference(the_task, train), "reference"
+    elif kind == "file":
+        responses, label = external.from_file(source["path"], train, source["missing"]), "file"
+    else:
+        from svgap.inference.backend import load_backend
+
+        loaded = load_backend(model, None, inference, threads)
+        responses = external.from_model(loaded, the_task, train, temperature=source["temperature"],
+                                        max_new_tokens=source["max_new_tokens"], seed=seed)
+        label = f"model:{source['model']}"
+    tables.write(external.graded(the_task, train, responses, label), out)
+    log.info("-> %s", out)
+
+
+def chosen_prompts(*, external, out, n: list[int], task: str, seed: int) -> None:
+    """Rule `chosen_prompts`: which train prompts take external data, and from which epoch
+    (svgap.loop.cross: one seeded draw per task and seed, n[t-1] of them at epoch t)."""
+    from svgap.loop import cross
+
+    ids = tables.read(external, "external")["prompt_id"].to_list()
+    table = cross.chosen_prompts(ids, list(n), task=task, seed=seed)
+    log.info("%d prompts chosen, per epoch %s", table.height, list(n))
+    tables.write(table, out)
+
+
+def score_external(*, model, adapter, data, external, chosen, out, task: dict, inference: dict, t: float,
+                   threads: int = 1) -> None:
+    """Rule `score_external`: the NLL, under the model of checkpoint t, of the external responses of the
+    prompts external there. Teacher forcing runs on transformers whatever the run's backend: vLLM's
+    prompt log-probabilities ignore a LoRA adapter (vllm#29955)."""
+    from svgap.inference.backend import load_backend
+    from svgap.loop import cross
+    from svgap.loop import external as ext
+
+    now = cross.external_at(tables.read(chosen, "chosen"), t)
+    in_use = pl.col("prompt_id").is_in(pl.Series(now, dtype=pl.String).implode())
+    table = tables.read(external, "external").filter(in_use)
+    loaded = load_backend(model, adapter, inference, threads)
+    train = by_split(tables.read(data, "data"), data)["train"]
+    tables.write(ext.score(loaded, make_task(task["kind"], task.get("options")), train, table), out)
+    log.info("-> %s", out)
 
 
 def finetune(*, model, adapter, picks, out, half=None, spec: dict, device: str, dtype: str, seed: int, t: int,
@@ -105,7 +165,7 @@ def finetune(*, model, adapter, picks, out, half=None, spec: dict, device: str, 
     from svgap.loop.finetune import FinetuneSpec, train
 
     _, tokenizer, base = models.load(model, None, device, dtype, threads)
-    rows = tables.read(picks, "picks").filter(pl.col("split") == "train").drop("split").drop_nulls("sample")
+    rows = tables.read(picks, "picks").filter(pl.col("split") == "train").drop("split").drop_nulls("token_ids")
     log.info("finetuning epoch %d -> %d on %d picks, from %s", t - 1, t, rows.height,
              f"the adapter {adapter}" if adapter else "the base model")
     history = train(base, rows, FinetuneSpec.from_config(spec), Path(adapter) if adapter else None, Path(out),

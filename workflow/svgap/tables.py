@@ -75,7 +75,8 @@ def with_split(parts: dict[str, pl.DataFrame]) -> pl.DataFrame:
 def markdown() -> str:
     """The column reference of docs/tables.md (`python -m svgap.tables > docs/tables.md`)."""
     out = ["# Tables", "",
-           "Every stage reads and writes Parquet. `<run>` is `<model>/<task>/<method>/seed<seed>`; "
+           "Every stage reads and writes Parquet. `<run>` is `<model>/<task>/<method>/seed<seed>` "
+           "(`<model>/<task>/<method>/<schedule>/seed<seed>` for a cross-improvement run); "
            "the tables of a task and of a checkpoint hold both splits (`split`: `train`, `test`); "
            "`t` runs 0..T. Generated from `svgap.columns.COLUMNS` "
            "(`python -m svgap.tables > docs/tables.md`).", ""]

@@ -7,6 +7,7 @@ Rule `r` runs workflow/scripts/r.py, which calls `r` here with the rule's input 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import polars as pl
 
@@ -141,3 +142,59 @@ def plot_dgdt_runs(points: str, out: dict, *, split: str, plot: dict) -> None:
         table = table.filter(pl.col("split") == split).with_columns(
             label=pl.col("task") + " / " + pl.col("method"))
     plots.plot_dgdt_runs(table, out["png"], out["pdf"], **plot)
+
+
+def _stacked(paths: list[str], runs: list[dict], kind: str) -> pl.DataFrame:
+    """Tables of several runs stacked; each must hold its run's own labels (a check of the inputs' order)."""
+    frames = []
+    for path, run in zip(paths, runs, strict=True):
+        df = tables.read(path, kind)
+        for key in ("model", "task", "method", "seed", "schedule"):
+            if key in run and df.height and df[key][0] != run[key]:
+                raise ValueError(f"{path}: {key} {df[key][0]!r}, but the rule expected {run[key]!r}")
+        frames.append(df)
+    return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
+
+
+def cross_table1(inputs: dict, out: dict, *, runs: list[dict], split: str, plot: dict) -> None:
+    """Rule `cross_table1`: SVG Table 1 (long Parquet/CSV, the paper's layout as Markdown and LaTeX) and the
+    figure of acc_s and U_s against t per schedule."""
+    from svgap.dynamics import table1
+
+    traj = _stacked(list(inputs["trajectories"]), runs, "trajectory")
+    external = pl.concat([tables.read(p, "external").with_columns(task=pl.lit(Path(p).stem))
+                          for p in inputs["external"]], how="vertical")
+    table = table1.table1(traj, external, split)
+    tables.write(table, out["table"], out["csv"])
+    wide = table1.wide(table)
+    title = f"Table 1: solver accuracy (%, {split} split) of cross-improvement, mean (± std) over seeds"
+    tables.write_text(report.markdown(wide, title), out["md"])
+    tables.write_text(report.latex(wide, title), out["tex"])
+    table1.plot(traj, out["png"], out["pdf"], split=split, **plot)
+    log.info("Table 1:\n%s", wide.to_string(index=False))
+
+
+def cross_gamma(inputs: dict, out: dict, *, runs: list[dict], baselines: list[dict], counts: dict, unit: str,
+                split: str, confidence: float) -> None:
+    """Rule `cross_gamma`: gamma of Eq. 12 from the runs (both readings) and Prop. 5.1 with it against the
+    measured final U_s (svgap.dynamics.gamma)."""
+    from svgap.dynamics import gamma as gm
+
+    traj = _stacked(list(inputs["trajectories"]), runs, "trajectory")
+    fits = {(b["model"], b["task"], b["method"], int(b["seed"])): tables.read(p, "fits")
+            for b, p in zip(baselines, inputs["fits"], strict=True)}
+    pts = gm.points(traj, counts, unit, split)
+    est = gm.estimates(pts, confidence)
+    th = gm.theory(traj, fits, est, counts, unit, split)
+    summ = gm.summary(th)
+    tables.write(pts, out["points"])
+    tables.write(est, out["gamma"], out["gamma_csv"])
+    tables.write(th, out["theory"], out["theory_csv"])
+    level = f"{confidence:.0%}"
+    tables.write_text(report.markdown(est.to_pandas(), f"gamma of Eq. 12 from the runs ({unit} NLL, {split} split, "
+                                      f"{level} intervals)"), out["gamma_md"])
+    verdict = "\n".join(f"- {line}" for line in gm.verdicts(est, summ))
+    tables.write_text(report.markdown(summ.to_pandas(), f"Prop. 5.1 against the runs: final U_s ({unit} NLL), "
+                                      "mean over seeds") + f"\n### Where the theory meets the runs\n\n{verdict}\n",
+                      out["theory_md"])
+    log.info("gamma:\n%s\n%s", est, verdict)

@@ -57,7 +57,8 @@ def picks(samples: pl.DataFrame, *, method: str, sigma: float, empty_policy: str
     samples = samples.with_columns(score=pl.col(SCORE_COLUMN[method]))
     chosen = best_of_n(samples.select("prompt_id", "sample", "nll", "length", "score"), sigma, empty_policy)
     chosen = chosen.join(samples.select("prompt_id", "sample", "score", "nll", "length", "correct",
-                                        "prompt_token_ids", "token_ids"), on=["prompt_id", "sample"], how="left")
+                                        "prompt_token_ids", "token_ids"), on=["prompt_id", "sample"], how="left"
+                         ).with_columns(source=pl.lit("bon"))  # svgap.loop.cross may make some "external"
     log.info("method %s, sigma %s: %d prompts, %d with no candidate (%s), %d picks", method, sigma, chosen.height,
              (chosen["n_candidates"] == 0).sum(), empty_policy, chosen["sample"].drop_nulls().len())
     return chosen

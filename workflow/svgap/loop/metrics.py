@@ -10,6 +10,10 @@ candidate set is not empty: U_v and its forms (U_v_tok, acc_v, len_v) average ov
 have one (every prompt under `empty_policy: all`, where G is also the mean per-prompt gap of Eq. 6).
 `U_s_paired` is the solver over the prompts with a pick, for the paired form of the gap.
 
+In a cross-improvement run (svgap.loop.cross) external responses replace some train picks: U_v and
+its forms are then measured on the mixed picks (the paper's U_v^c, Eq. 12), and `U_v_bon`,
+`U_v_bon_tok`, `acc_v_bon` keep the self-verifier's own picks; without external data the two agree.
+
 NLL is the sequence total, as in the paper; `_tok` columns divide each response's NLL by its length
 first (the normalisation of Eq. 4), then average over prompts. Readers of the paper found the total
 confounded with response length, so both are kept. One sample per prompt makes U_s noisy; SVG §3.1
@@ -19,6 +23,7 @@ notes that using all N samples is an equivalent alternative, reported as `U_s_N`
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import polars as pl
@@ -43,6 +48,16 @@ def _mean(values) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
+def targets(picks: pl.DataFrame, bon: pl.DataFrame) -> pl.DataFrame:
+    """The picks U_v is measured on: the training targets. Picks with a `source` column
+    (svgap.loop.cross) carry each target's own nll, length and correctness, external responses
+    included (the paper's U_v^c); otherwise the targets are the self-verifier's picks `bon`."""
+    if "source" not in picks.columns:
+        return bon.with_columns(source=pl.lit("bon"))
+    return (picks.drop_nulls("nll").with_columns(nll_tok=pl.col("nll") / pl.col("length"))
+            .select("prompt_id", "nll", "nll_tok", "length", "correct", "source").sort("prompt_id"))
+
+
 def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float) -> dict:
     """The metric row of one (split, epoch).
 
@@ -57,7 +72,9 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
     per_prompt = samples.group_by("prompt_id", maintain_order=True).agg(
         pl.col("nll").mean(), pl.col("nll_tok").mean(), pl.col("correct").any())
     solver = samples.filter(pl.col("sample") == 0).sort("prompt_id")
-    chosen = picks.drop_nulls("sample").join(samples, on=["prompt_id", "sample"], how="inner").sort("prompt_id")
+    bon = (picks.drop_nulls("sample").select("prompt_id", "sample")
+           .join(samples, on=["prompt_id", "sample"], how="inner").sort("prompt_id"))
+    chosen = targets(picks, bon)
     paired = solver.filter(pl.col("prompt_id").is_in(chosen["prompt_id"].implode()))  # U_s_paired only
     correct = samples["correct"].to_numpy()
     candidates = samples.filter(pl.col(score) >= sigma)
@@ -74,6 +91,11 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
         "len_s": _mean(solver["length"]),
         "len_v": _mean(chosen["length"]),
         "U_s_paired": _mean(paired["nll"]),
+        "n_external": int((chosen["source"] == "external").sum()),
+        "external_share": float((chosen["source"] == "external").sum()) / solver.height if solver.height else math.nan,
+        "U_v_bon": _mean(bon["nll"]),
+        "U_v_bon_tok": _mean(bon["nll_tok"]),
+        "acc_v_bon": _mean(bon["correct"]),
         "U_s_N": _mean(per_prompt["nll"]),
         "U_s_N_tok": _mean(per_prompt["nll_tok"]),
         "pass_at_n": _mean(per_prompt["correct"]),

@@ -48,6 +48,10 @@ class Arithmetic(Task):
                 for a, op, b in pool[: n_train + n_test]]
         return {"train": made[:n_train], "test": made[n_train:]}
 
+    def reference(self, item):
+        m = item.meta
+        return f"{m['a']} {m['op']} {m['b']} = {item.answer}. The answer is {item.answer}."
+
     def extract(self, response):
         found = answer_after("the answer is", NUMBER, response)
         return normalise_number(found) if found else None

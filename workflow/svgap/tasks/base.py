@@ -71,6 +71,11 @@ class Task(ABC):
     def extract(self, response: str) -> str | None:
         """The answer stated in a response, or None when it states none."""
 
+    def reference(self, item: Item) -> str:
+        """The task's reference solution written as a response, in the form the solver is asked for
+        (cross-improvement's `reference` external data, SVG §5.2). The task's grader judges it correct."""
+        raise NotImplementedError(f"task {type(self).__name__} has no reference response")
+
     def is_correct(self, pred: str | None, gold: str) -> bool:
         return pred is not None and pred == gold
 

@@ -36,6 +36,11 @@ class GSM8K(DatasetTask):
         VerifierShot("A pen costs $2. How much do 5 pens cost?", "5 + 2 = 7. The answer is 7.", 0.0),
     )
 
+    def reference(self, item):
+        """The dataset's rationale (calculator annotations <<...>> removed) and its number."""
+        rationale = re.sub(r"<<[^>]*>>", "", item.meta["rationale"]).strip()
+        return f"{rationale}\nThe answer is {item.answer}."
+
     def extract(self, response):
         return grading.gsm8k_extract_strict(response) or grading.gsm8k_extract_flexible(response)
 
@@ -59,6 +64,9 @@ class MATH(DatasetTask):
         VerifierShot("What is $2^5$?", "$2^5 = 2 \\cdot 5 = 10$, so the answer is $\\boxed{10}$.", 0.0),
     )
 
+    def reference(self, item):
+        return item.meta["solution"]
+
     def extract(self, response):
         return grading.math_extract(response)
 
@@ -80,6 +88,10 @@ class ProntoQA(DatasetTask):
                      "Sam is a yumpus. The answer is True.", 0.0),
     )
 
+    def reference(self, item):
+        steps = " ".join(step.strip() for step in item.meta["chain_of_thought"])
+        return f"{steps} The answer is {item.answer}.".strip()
+
     def extract(self, response):
         return grading.prontoqa_extract(response)
 
@@ -98,6 +110,9 @@ class NaturalQuestions(DatasetTask):
         VerifierShot("who wrote the novel moby dick", "The answer is Herman Melville.", 1.0),
         VerifierShot("who wrote the novel moby dick", "The answer is Mark Twain.", 0.0),
     )
+
+    def reference(self, item):
+        return f"The answer is {item.answer}."
 
     def extract(self, response):
         return grading.nq_extract(response)
@@ -137,6 +152,9 @@ class MBPP(DatasetTask):
                                                           + "\n".join(it.meta["test_list"]))
                         for it in items]
                 for split, items in super().items(n_train, n_test, seed).items()}
+
+    def reference(self, item):
+        return f"```python\n{item.answer.strip()}\n```"
 
     def extract(self, response):
         code = extract_code(response).strip()

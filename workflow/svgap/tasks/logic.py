@@ -55,6 +55,12 @@ class Logic(Task):
                              meta={"depth": depth}))
         return {"train": made[:n_train], "test": made[n_train:]}
 
+    def reference(self, item):
+        """The premises, the conclusion they give, and the answer."""
+        premises, claim = item.question.split(" True or false: ")
+        verdict = "true" if item.answer == "True" else "false"
+        return f"{premises} So the claim that {claim.rstrip('.')} is {verdict}. The answer is {item.answer}."
+
     def extract(self, response):
         found = answer_after("the answer is", "true|false", response)
         return found.capitalize() if found else None

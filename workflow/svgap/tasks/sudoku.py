@@ -288,6 +288,9 @@ class Sudoku(Task):
                 for puzzle, solution in pool[: n_train + n_test]]
         return {"train": made[:n_train], "test": made[n_train:]}
 
+    def reference(self, item: Item) -> str:
+        return _shot_response(item.answer)
+
     def extract(self, response: str) -> str | None:
         return extract_grid(response)
 
