@@ -1,5 +1,6 @@
-"""Cross-improvement runs through Snakemake on the real model: the CI run's baseline, then Early,
-Uniform and Late added to it (SVG §5.2, Table 1; rules/cross.smk).
+"""Cross-improvement runs through Snakemake on the real model: the CI run's baseline, then Early and
+Late added to it (SVG §5.2, Table 1; rules/cross.smk). Uniform's counts and entry epochs are
+tests/test_cross.py's (the same code path as these two, at other epochs).
 
 The schedules are added to a copy of the session's CI run, so the test also shows that a new schedule
 adds its runs and leaves the baseline's results in place; dry runs then show that changing the
@@ -16,7 +17,7 @@ from helpers import names, plans, snakemake
 pytestmark = pytest.mark.slow
 
 # one thread per model job, two jobs side by side (threads are no rerun trigger: the baseline stays)
-CROSS = {"runs": {"schedules": ["early", "uniform", "late"]}, "cross": {"budget": {"share": 0.5}, "late_epoch": 2},
+CROSS = {"runs": {"schedules": ["early", "late"]}, "cross": {"budget": {"share": 0.5}, "late_epoch": 2},
          "inference": {"threads": 1}}
 CONFIGS = ["config/ci.yaml", "config/cross-ci.yaml"]
 RUN = "results/smollm2-135m/add/tf"
@@ -87,12 +88,9 @@ def test_early_puts_every_chosen_prompt_on_external_data_at_t0_and_after(cross_r
     assert "finetuning epoch 0 -> 1 on 6 picks, from the base model" in finetune_log
 
 
-def test_uniform_and_late_enter_when_their_schedule_says(cross_run):
+def test_late_enters_at_its_epoch_on_the_baselines_checkpoints(cross_run):
     workdir, _, _ = cross_run
-    uniform, late = _chosen(workdir, "uniform"), _chosen(workdir, "late")
-    assert uniform["epoch"].to_list() == [1, 1, 2] and late["epoch"].to_list() == [2, 2, 2]
-    for t, want in (("0", 2), ("0.5", 2), ("1", 3), ("1.5", 3), ("2", 3)):
-        assert (_picks(workdir, "uniform", t)["source"] == "external").sum() == want, t
+    assert _chosen(workdir, "late")["epoch"].to_list() == [2, 2, 2]
     # Late shares the baseline's checkpoints until its data enter: its own picks start at t = 1
     assert not (workdir / RUN / "late" / "seed0" / "epoch0.5").exists()
     assert (_picks(workdir, "late", "1")["source"] == "external").sum() == 3
@@ -107,7 +105,7 @@ def test_uniform_and_late_enter_when_their_schedule_says(cross_run):
 
 def test_every_schedule_spends_the_same_budget_on_the_same_prompts(cross_run):
     workdir, _, _ = cross_run
-    tables = {arm: _chosen(workdir, arm) for arm in ("early", "uniform", "late")}
+    tables = {arm: _chosen(workdir, arm) for arm in ("early", "late")}
     order = tables["early"]["prompt_id"].to_list()
     for arm, table in tables.items():
         assert table["prompt_id"].to_list() == order, arm  # sum_t eta_t M = M prompts, the same draw
@@ -117,7 +115,7 @@ def test_table1_gamma_and_theory_are_written(cross_run):
     workdir, _, _ = cross_run
     t1 = pl.read_parquet(workdir / "results" / "cross" / "table1.parquet")
     rows = t1["row"].to_list()
-    assert rows[:5] == ["Initial", "Baseline", "Early", "Uniform", "Late"]
+    assert rows[:4] == ["Initial", "Baseline", "Early", "Late"]
     assert {"Max-Min", "Avg", "Avg vs Initial", "Avg vs Baseline", "Early(t = 0) vs Initial (Verifier)",
             "External data"} <= set(rows)
     by = {r["row"]: r for r in t1.iter_rows(named=True)}
@@ -129,7 +127,7 @@ def test_table1_gamma_and_theory_are_written(cross_run):
     gamma = pl.read_parquet(workdir / "results" / "cross" / "gamma.parquet")
     assert set(gamma["reading"]) == {"new", "cumulative"} and "pooled" in gamma["scope"].to_list()
     pts = pl.read_parquet(workdir / "results" / "cross" / "gamma_points.parquet")
-    assert pts.height == 2 + 2 + 1  # early t = 0, 1; uniform t = 0, 1; late t = 1
+    assert pts.height == 2 + 1  # early t = 0, 1; late t = 1
     theory = (workdir / "results" / "cross" / "theory.md").read_text()
     assert "Where the theory meets the runs" in theory
     index = (workdir / "results" / "index.md").read_text()
@@ -145,7 +143,7 @@ def test_a_new_source_reruns_only_the_runs_that_use_it_and_a_new_schedule_only_i
     same, source, schedule = plans(workdir, [
         None,
         {"cross": {"sources": {"add": {"source": "file", "path": "teacher.jsonl"}}}},
-        {"runs": {"schedules": ["early", "uniform", "late", "front"]}, "cross": {"eta": {"front": [0.5, 0.5]}}},
+        {"runs": {"schedules": ["early", "late", "front"]}, "cross": {"eta": {"front": [0.5, 0.5]}}},
     ], configfile=CONFIGS)
     assert same == set()
     assert "results/external/add.parquet" in source
@@ -153,6 +151,6 @@ def test_a_new_source_reruns_only_the_runs_that_use_it_and_a_new_schedule_only_i
     assert not names(source, f"{RUN}/seed0/")  # the baseline uses no external data
     assert not names(source, "results/models/") and not names(source, "results/data/")
     assert names(schedule, f"{RUN}/front/seed0/trajectory.parquet")
-    for arm in ("early/", "uniform/", "late/", "seed0/"):
+    for arm in ("early/", "late/", "seed0/"):
         assert not names(schedule, f"{RUN}/{arm}"), arm
     assert "results/cross/table1.md" in schedule
