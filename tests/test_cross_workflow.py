@@ -8,11 +8,14 @@ external source reruns only the runs that use it, and that one more schedule pla
 
 import json
 import shutil
+import zipfile
+from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
 from helpers import names, plans, snakemake
+from snakemake.common import get_report_id
 
 pytestmark = pytest.mark.slow
 
@@ -154,3 +157,14 @@ def test_a_new_source_reruns_only_the_runs_that_use_it_and_a_new_schedule_only_i
     for arm in ("early/", "late/", "seed0/"):
         assert not names(schedule, f"{RUN}/{arm}"), arm
     assert "results/cross/table1.md" in schedule
+
+
+def test_the_report_holds_table1_gamma_and_theory(cross_run):
+    workdir, _, _ = cross_run
+    report = workdir / "report.zip"
+    done = snakemake(workdir, "--report", str(report), configfile=CONFIGS, timeout=600)
+    assert done.returncode == 0, done.stderr[-5000:]
+    members = set(zipfile.ZipFile(report).namelist())
+    for name in ("table1.csv", "table1.png", "gamma.csv", "theory.csv"):
+        path = Path("results") / "cross" / name
+        assert f"report/data/raw/{get_report_id(path)[:16]}/{name}" in members, name

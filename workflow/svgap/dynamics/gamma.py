@@ -185,8 +185,12 @@ def verdicts(gamma: pl.DataFrame, summ: pl.DataFrame) -> list[str]:
                 lines.append(f"{name}, {r['reading']} reading: gamma = {r['gamma']:.3g} < 0. The external responses "
                              "have a higher NLL under the student than its own picks, so Eq. 12 (gamma > 0 for a "
                              "better verifier) misreads them: lower uncertainty is not what external data bring here.")
-        s = summ.filter(pl.all_horizontal([pl.col(k) == v for k, v in zip(GROUP, key, strict=True)])
-                        & (pl.col("schedule") == "Max-Min"))
+        mine = summ.filter(pl.all_horizontal([pl.col(k) == v for k, v in zip(GROUP, key, strict=True)]))
+        bad = sorted({x for f in mine["fit_status"].drop_nulls() for x in f.split(",")} - {"ok"})
+        if bad:
+            lines.append(f"{name}: the baselines' joint fit has status {', '.join(bad)} (svgap.dynamics.fit): the "
+                         "predictions below iterate dynamics that do not follow the paper's law on these runs.")
+        s = mine.filter(pl.col("schedule") == "Max-Min")
         for r in s.iter_rows(named=True):
             if math.isfinite(r["U_s_T_measured"]) and math.isfinite(r["U_s_T_exact"]):
                 lines.append(f"{name}, {r['reading']} reading: Max-Min of the final U_s measured "
