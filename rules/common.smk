@@ -46,7 +46,7 @@ def arm_of(method, schedule="baseline"):
     return method if schedule == "baseline" else f"{method}/{schedule}"
 
 
-ARM = re.compile(r"(?P<method>tf|qe|mc)(?:.(?P<schedule>[a-z][a-z0-9_]*))?")
+ARM = re.compile(r"(?P<method>tf|qe|mc)(?:/(?P<schedule>[a-z][a-z0-9_]*))?")
 
 
 def method_of(arm):
@@ -80,17 +80,24 @@ def first_external(w):
     return cross.first_epoch(list(external_counts(w.task, schedule_of(w.arm)))) or T + 1
 
 
+def own_dir(w):
+    """The folder of the run the wildcards name (a baseline's, or a cross-improvement run's)."""
+    return f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}"
+
+
 def home(w, epoch):
     """The folder of a run's state after `epoch` finetunes: a cross-improvement run shares the baseline's
     until its external data enter (the epochs before first_external), and has its own from then on."""
     if epoch < first_external(w):
         return run_dir(w.model, w.task, method_of(w.arm), w.seed)
-    return f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}"
+    return own_dir(w)
 
 
 def label_epoch(t):
     """The finetune epoch whose adapter a checkpoint label evaluates (t + 0.5: the half adapter of t + 1)."""
     return int(t) if t.isdigit() else int(float(t)) + 1
+
+
 def get_final_outputs():
     return [
         f"{d}/{name}"
@@ -145,11 +152,11 @@ def get_verify(w):
 
 def get_external_scores(w):
     """A cross-improvement run's external responses scored at checkpoint t (none for a baseline)."""
-    return [] if schedule_of(w.arm) == "baseline" else f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}/epoch{w.t}/external.parquet"
+    return [] if schedule_of(w.arm) == "baseline" else f"{own_dir(w)}/epoch{w.t}/external.parquet"
 
 
 def get_chosen(w):
-    return [] if schedule_of(w.arm) == "baseline" else f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}/chosen.parquet"
+    return [] if schedule_of(w.arm) == "baseline" else f"{own_dir(w)}/chosen.parquet"
 
 
 def get_metrics(w):

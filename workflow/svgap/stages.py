@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from svgap import tables
-from svgap.loop import bon, grading
+from svgap.loop import bon, cross, grading
 from svgap.loop.metrics import row as metrics_row
 from svgap.seeds import stable_seed
 from svgap.tables import SPLITS, by_split, with_split
@@ -81,8 +81,6 @@ def select(*, data, generations, verify, grades, picks, metrics, task: dict, met
     `method` at `sigma` (Eq. 4) and the metrics rows (Eqs. 5-6). In a cross-improvement run
     (`external`: the checkpoint's scored external responses, `chosen_table`: the chosen prompts) the
     train prompts chosen by epoch floor(t) + 1 take their external response as the pick (SVG §5)."""
-    from svgap.loop import cross
-
     the_task = make_task(task["kind"], task.get("options"))
     prompts = by_split(tables.read(data, "data"), data)
     scores = by_split(tables.read(verify, "verify"), verify)
@@ -130,8 +128,6 @@ def external_data(*, data, out, task: dict, name: str, source: dict, model=None,
 def chosen_prompts(*, external, out, n: list[int], task: str, seed: int) -> None:
     """Rule `chosen_prompts`: which train prompts take external data, and from which epoch
     (svgap.loop.cross: one seeded draw per task and seed, n[t-1] of them at epoch t)."""
-    from svgap.loop import cross
-
     ids = tables.read(external, "external")["prompt_id"].to_list()
     table = cross.chosen_prompts(ids, list(n), task=task, seed=seed)
     log.info("%d prompts chosen, per epoch %s", table.height, list(n))
@@ -144,7 +140,6 @@ def score_external(*, model, adapter, data, external, chosen, out, task: dict, i
     prompts external there. Teacher forcing runs on transformers whatever the run's backend: vLLM's
     prompt log-probabilities ignore a LoRA adapter (vllm#29955)."""
     from svgap.inference.backend import load_backend
-    from svgap.loop import cross
     from svgap.loop import external as ext
 
     now = cross.external_at(tables.read(chosen, "chosen"), t)
