@@ -10,7 +10,8 @@
 #      says what the overlay changes), and checks that every job went through sbatch and the outputs;
 #   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
 #      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions;
-#   3. SVG Table 1's paper config (config/paper/cross.yaml) planned through profiles/slurm (dry run).
+#   3. SVG Table 1's paper config (config/paper/cross.yaml) and Mind the Gap's (config/paper/mtg.yaml)
+#      planned through profiles/slurm (dry runs).
 # The daemons are stopped by their recorded pids on exit, failure included.
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
 # default 600), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
@@ -241,4 +242,17 @@ done
 CROSS_S=$((SECONDS - t))
 echo "ok: $(awk '$1 == "total" {print $2; exit}' "$STATE/log/cross.out") jobs planned in $CROSS_S s"
 
-section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper cross dry run $CROSS_S s"
+# ---- 8. Mind the Gap's paper config planned through the SLURM profile ----
+section "dry run of config/paper/mtg.yaml through profiles/slurm"
+t=$SECONDS
+# Natural Questions (nq_open) is a local file the user brings: empty stand-ins let the DAG plan
+mkdir -p data/nq_open && touch data/nq_open/train.jsonl data/nq_open/validation.jsonl
+snakemake --profile profiles/slurm --configfile config/paper/mtg.yaml -n > "$STATE/log/mtg.out" 2>&1 \
+  || { tail -30 "$STATE/log/mtg.out"; fail "config/paper/mtg.yaml does not plan through profiles/slurm"; }
+for rule in gap_generate gap_verify gap_measure gap_tables gap_figures; do
+  grep -Eq "^$rule +[0-9]+" "$STATE/log/mtg.out" || fail "the plan of config/paper/mtg.yaml has no $rule job"
+done
+MTG_S=$((SECONDS - t))
+echo "ok: $(awk '$1 == "total" {print $2; exit}' "$STATE/log/mtg.out") jobs planned in $MTG_S s"
+
+section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper dry runs: cross $CROSS_S s, mtg $MTG_S s"

@@ -286,7 +286,8 @@ def get_all_of(name):
 
 def get_index_inputs():
     """Every file the index lists: the run's figures and tables (the index is made last)."""
-    return get_final_outputs() + get_analysis_outputs() + get_settings_outputs() + get_cross_outputs()
+    return (get_final_outputs() + get_analysis_outputs() + get_settings_outputs() + get_cross_outputs()
+            + get_gap_outputs())
 
 
 def simulation_params(w):
@@ -348,3 +349,52 @@ def cross_labels():
 def counts_by_task():
     """n_t of every task and schedule, for the tables (etas = n_t / M)."""
     return {task: {s: list(external_counts(task, s)) for s in SCHEDULES} for task in config["runs"]["tasks"]}
+
+
+# ---- Mind the Gap (rules/gap.smk) ----
+GAP = config["gap"]
+GAP_METHODS = GAP["verifier"]["methods"]
+
+
+def gap_pairs():
+    """(model, task) of every generator the gap study measures (none while gap.models or gap.tasks is empty)."""
+    return [(m, k) for m in GAP["models"] for k in GAP["tasks"]]
+
+
+def gap_dir(model, task):
+    return f"results/gap/{model}/{task}"
+
+
+def get_gap_tables(w, name):
+    """The same per-model table of every generator of the task, in gap.models order."""
+    return [f"{gap_dir(m, w.task)}/{name}.parquet" for m in GAP["models"]]
+
+
+def gap_figure_names():
+    """The figures of rules/gap.smk's gap_figures that this config's methods make."""
+    names = ["sweep", "distribution", "correlation"]
+    names += ["tournament"] if "tournament" in GAP_METHODS else []
+    names += ["cot_score"] if "cot_score" in GAP_METHODS else []
+    names += ["variance"] if GAP["verifier"]["repeats"] else []
+    return names
+
+
+GAP_TABLES = ("gap", "relative_gap", "ensembles", "by_model")
+
+
+def gap_report(path, caption, subcategory="{task}"):
+    """A gap output registered for the report: docs/report/<caption>.rst, one subcategory per task."""
+    return report(path, caption=f"../docs/report/{caption}.rst", category=CATEGORIES["gap"], subcategory=subcategory)
+
+
+def get_gap_outputs():
+    if not gap_pairs():
+        return []
+    out = []
+    for task in GAP["tasks"]:
+        out += [f"results/gap/{task}/{name}.{ext}" for name in GAP_TABLES for ext in ("md", "tex")]
+        out += [f"results/gap/{task}/summary.csv"]
+        out += [f"results/gap/{task}/{name}.{ext}" for name in gap_figure_names() for ext in ("png", "pdf")]
+        out += [f"results/gap/{task}/correlation.csv"]
+        out += [f"results/gap/{task}/position.csv"] if "tournament" in GAP_METHODS else []
+    return out

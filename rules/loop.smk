@@ -24,6 +24,7 @@ rule generate_and_verify:
         n_samples=config["loop"]["n_samples"],
         max_new_tokens=config["loop"]["max_new_tokens"],
         temperature=config["loop"]["temperature"],
+        top_p=config["loop"]["top_p"],
         verifier={k: config["verifier"][k] for k in VERIFIER_KEYS},
         inference=inference_params,
     threads: config["inference"]["threads"]

@@ -6,7 +6,7 @@ import torch
 
 from svgap.inference.backend import length_batches, sequence_seed
 from svgap.inference.chat import render
-from svgap.inference.hf_backend import common_prefix_length, draw
+from svgap.inference.hf_backend import common_prefix_length, draw, nucleus
 from svgap.tasks import make_task
 
 
@@ -38,6 +38,33 @@ def test_draw_follows_the_distribution():
     freq = np.bincount(picks, minlength=3) / len(picks)
     assert np.allclose(freq, [0.5, 0.3, 0.2], atol=0.03)
     assert draw(logits, 0.0, gens[:1]).item() == 0
+
+
+def test_nucleus_is_the_smallest_top_set_reaching_p():
+    probs = torch.tensor([[0.1, 0.4, 0.05, 0.3, 0.15]], dtype=torch.float64)
+    # sorted: 0.4 (1), 0.3 (3), 0.15 (4), 0.1 (0), 0.05 (2); cumulative 0.4, 0.7, 0.85, 0.95, 1.0
+    assert nucleus(probs, 0.9).nonzero()[:, 1].tolist() == [0, 1, 3, 4]
+    assert nucleus(probs, 0.7).nonzero()[:, 1].tolist() == [1, 3]  # 0.4 + 0.3 reaches 0.7: no third token
+    assert nucleus(probs, 0.2).nonzero()[:, 1].tolist() == [1]  # the top token is always kept
+    assert torch.equal(nucleus(probs, 1.0), probs)
+    kept = nucleus(probs, 0.9)
+    assert torch.allclose(kept[kept > 0], probs[probs != 0.05])  # kept tokens keep their probabilities
+
+
+def test_top_p_draws_follow_the_renormalised_nucleus():
+    probs = torch.tensor([0.45, 0.25, 0.15, 0.1, 0.05])
+    logits = torch.log(probs)[None]
+    gens = [torch.Generator().manual_seed(i) for i in range(4000)]
+    picks = torch.cat([draw(logits, 1.0, [g], top_p=0.8) for g in gens]).numpy()
+    freq = np.bincount(picks, minlength=5) / len(picks)
+    expected = np.array([0.45, 0.25, 0.15, 0, 0]) / 0.85  # 0.45 + 0.25 < 0.8, so 0.15 joins; the rest never
+    assert freq[3] == freq[4] == 0
+    assert np.allclose(freq, expected, atol=0.03)
+    # at temperature 0.5 the nucleus is taken of the sharpened distribution
+    sharp = torch.softmax(logits.double() / 0.5, -1)[0].numpy()
+    picks = torch.cat([draw(logits, 0.5, [g], top_p=0.8) for g in gens]).numpy()
+    assert set(np.unique(picks)) == {0, 1}  # sharp = 0.66, 0.20, ...: the first two reach 0.8
+    assert np.allclose(np.bincount(picks, minlength=2)[:2] / len(picks), sharp[:2] / sharp[:2].sum(), atol=0.03)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +118,33 @@ def test_first_token_distribution_matches_the_sampler(backend, prompts, temperat
     assert np.allclose([c.nll for c in done], -np.log(raw[firsts]), atol=1e-4)
     if temperature != 1.0:  # the two readings differ here, so the check above can tell them apart
         assert not np.allclose(-np.log(raw[firsts]), -np.log(scaled[firsts]), atol=1e-2)
+
+
+@pytest.mark.slow
+def test_top_p_samples_stay_in_the_nucleus_and_keep_the_raw_nll(backend, prompts):
+    """MTG's sampling (T 0.7, top-p 0.9): every first token lies in the nucleus of softmax(logits / T), and
+    each sample's NLL is still the raw model's (temperature 1, no nucleus), first token and whole response."""
+    def spread(prompt):  # the first-token distribution, its nucleus, and the mass outside the nucleus
+        with torch.inference_mode():
+            logits = backend.model(torch.tensor([prompt])).logits[0, -1].double()
+        scaled = torch.softmax(logits / 0.7, -1)[None]
+        kept = nucleus(scaled, 0.9)[0].numpy()
+        return logits, kept, 1 - kept.sum()
+
+    # a position where the nucleus holds several tokens and plain sampling would leave it 5% of the time
+    candidates = [p[:cut] for p in prompts for cut in (len(p), len(p) - 3, len(p) // 2)]
+    prompt = next(p for p in candidates if spread(p)[2] > 0.05 and (spread(p)[1] > 0).sum() > 1)
+    logits, kept, outside = spread(prompt)
+    done = backend.sample([prompt], 400, 1, 0.7, [9], top_p=0.9)[0]
+    firsts = np.array([c.token_ids[0] for c in done])
+    assert (kept[firsts] > 0).all()  # P(no draw outside | no nucleus) = (1 - outside)^400 < 1e-8
+    assert len(set(firsts)) > 1
+    raw = torch.log_softmax(logits, -1).numpy()
+    assert np.allclose([c.nll for c in done], -raw[firsts], atol=1e-4)
+    long = backend.sample(prompts[:2], 2, 12, 0.7, [3, 4], top_p=0.9)
+    responses = [c for row in long for c in row]
+    teacher = backend.nll([p for p in prompts[:2] for _ in range(2)], [c.token_ids for c in responses])
+    assert np.allclose([c.nll for c in responses], teacher, atol=2e-3)
 
 
 @pytest.mark.slow

@@ -32,7 +32,8 @@ def test_empty_config_is_the_paper_defaults():
     cfg = {}
     validate(cfg, SCHEMA)
     assert cfg["loop"] == {"epochs": 10, "checkpoints_per_epoch": 2, "n_samples": 16, "max_new_tokens": 512,
-                           "temperature": 1.0}
+                           "temperature": 1.0, "top_p": 1.0}
+    assert cfg["gap"]["models"] == [] and cfg["gap"]["top_p"] == 0.9 and cfg["gap"]["n_samples"] == 128  # MTG §3
     assert cfg["finetune"]["lr"] == 1e-5 and cfg["finetune"]["weight_decay"] == 0.01
     assert cfg["models"]["smollm2-135m"]["source"] == "embedded"
 
@@ -106,6 +107,19 @@ def test_load_merges_overlays_as_snakemake_does_and_fills_defaults(tmp_path):
      "config cross.sources.add.model: 'deepseek' is not defined under models"),
 ])
 def test_cross_improvement_config_errors_name_the_key(tmp_path, overlay, message):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config(tmp_path / "bad.yaml", root=ROOT)
+
+
+@pytest.mark.parametrize("overlay,message", [
+    ({"gap": {"models": ["qwen"], "tasks": ["add"]}}, "config gap.models: 'qwen' is not defined under models"),
+    ({"gap": {"models": ["smollm2-135m"], "tasks": ["gsm8k"]}}, "config gap.tasks: 'gsm8k' is not defined under tasks"),
+    ({"gap": {"ensembles": {"both": ["CoT-B", "MC top 0.9"]}}}, "gap.ensembles.both: needs two or more filters"),
+    ({"gap": {"filters": {"x": {"method": "mc"}}}}, "gap.filters.x: give exactly one of quantile and threshold"),
+    ({"gap": {"summary": ["MC top 0.9"]}}, "config gap.summary: ['MC top 0.9'] are neither"),
+])
+def test_gap_config_errors_name_the_key(tmp_path, overlay, message):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
     with pytest.raises(ValueError, match=re.escape(message)):
         load_config(tmp_path / "bad.yaml", root=ROOT)

@@ -13,6 +13,7 @@ from helpers import ROOT, clone, names, planned
 from svgap.config import load as load_config
 
 PAPER = sorted((ROOT / "config" / "paper").glob("*.yaml"))
+SVG_PAPER = [p for p in PAPER if p.stem != "mtg"]  # mtg.yaml is Mind the Gap's: no self-improvement runs
 MODELS = {"phi-4-mini": "microsoft/Phi-4-mini-instruct", "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
           "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct"}
 # SVG §4, Figs. 10-17: these four self-improve; Llama-3.1-8B appears only in the sample-size study (Fig. 18)
@@ -29,10 +30,10 @@ def merged(path: Path) -> dict:
 
 
 def test_the_paper_configs_are_there():
-    assert {p.stem for p in PAPER} == {"all", "cross", "math", "prontoqa_mbpp"}
+    assert {p.stem for p in PAPER} == {"all", "cross", "math", "mtg", "prontoqa_mbpp"}
 
 
-@pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SVG_PAPER, ids=lambda p: p.stem)
 def test_paper_config_has_table_3_and_the_paper_models(path):
     config = merged(path)
     for (section, key), value in TABLE3.items():
@@ -49,7 +50,7 @@ def test_paper_config_has_table_3_and_the_paper_models(path):
 
 
 def test_the_grids_are_the_papers():
-    runs = {p.stem: merged(p)["runs"] for p in PAPER}
+    runs = {p.stem: merged(p)["runs"] for p in SVG_PAPER}
     assert runs["all"]["tasks"] == ["gsm8k", "math", "prontoqa", "mbpp"] and runs["all"]["methods"] == ["tf", "qe"]
     assert runs["math"]["tasks"] == ["gsm8k", "math"] and runs["math"]["methods"] == ["tf", "qe"]
     assert runs["prontoqa_mbpp"]["tasks"] == ["prontoqa", "mbpp"] and runs["prontoqa_mbpp"]["methods"] == ["tf"]
@@ -104,7 +105,7 @@ def test_a_missing_local_dataset_stops_the_plan_and_names_the_file(tmp_path):
     assert "results/data/prontoqa.parquet" in planned(workdir, configfile="config/paper/prontoqa_mbpp.yaml")
 
 
-@pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SVG_PAPER, ids=lambda p: p.stem)
 def test_the_table_3_of_the_report_states_the_paper_configs_values(path):
     """svgap.paper.TABLE3 (rule hyperparameters) gives the paper's value of each row it states: the rows are
     this test's Table 3, and config/paper/ has each value."""
@@ -115,3 +116,49 @@ def test_the_table_3_of_the_report_states_the_paper_configs_values(path):
     assert stated == pytest.approx(TABLE3)
     for (section, key), value in stated.items():
         assert float(config[section][key]) == pytest.approx(value), f"{path.name}: {section}.{key}"
+
+
+MTG_FAMILIES = {"qwen1.5": 7, "qwen2": 4, "qwen2.5": 7, "llama2": 3, "llama3": 2, "llama3.1": 2, "yi1.5": 3}
+
+
+def test_the_mtg_paper_config_is_the_papers_setup():
+    """MTG §3: the base models of its tables by hub id (no chat template), GSM8K, MATH, Natural Questions
+    and Sudoku, temperature 0.7 and top-p 0.9 for generation and verification, 512 tokens, 128 samples,
+    every verification method and MTG Table 3's filters; no self-improvement runs."""
+    config = merged(ROOT / "config" / "paper" / "mtg.yaml")
+    gap = config["gap"]
+    assert config["runs"]["models"] == [] and config["runs"]["simulated"] is False
+    families = {}
+    for name in gap["models"]:
+        spec = config["models"][name]
+        assert spec["source"] == "hub" and spec["chat_template"] is False, name
+        families[name.rsplit("-", 1)[0]] = families.get(name.rsplit("-", 1)[0], 0) + 1
+    assert families == MTG_FAMILIES
+    assert config["models"]["qwen1.5-72b"]["id"] == "Qwen/Qwen1.5-72B"
+    assert config["models"]["llama3.1-8b"]["id"] == "meta-llama/Llama-3.1-8B"
+    assert gap["tasks"] == ["gsm8k", "math", "nq", "sudoku"]
+    assert {config["tasks"][t]["kind"] for t in gap["tasks"]} == {"gsm8k", "math", "nq", "sudoku"}
+    assert (gap["n_samples"], gap["max_new_tokens"], gap["temperature"], gap["top_p"]) == (128, 512, 0.7, 0.9)
+    v = gap["verifier"]
+    assert (v["temperature"], v["top_p"], v["max_new_tokens"]) == (0.7, 0.9, 512)
+    assert v["methods"] == ["mc", "cot_binary", "cot_score", "tournament"]
+    assert set(gap["filters"]) == {"MC top 0.7", "MC top 0.8", "MC tau 0.7", "MC tau 0.8", "CoT-B", "CoT-S tau 8",
+                                   "CoT-S tau 9", "To round 5"}  # MTG Table 3's columns
+    assert config["tasks"]["gsm8k"]["n_test"] == 1319 and config["tasks"]["math"]["n_test"] == 5000
+    assert config["tasks"]["nq"]["n_test"] == 3610
+
+
+def test_the_mtg_paper_config_plans_one_sampling_and_verification_per_model_and_task(tmp_path):
+    workdir = clone(tmp_path / "wf")
+    (workdir / "data" / "nq_open").mkdir(parents=True)
+    for split in ("train", "validation"):
+        (workdir / "data" / "nq_open" / f"{split}.jsonl").touch()
+    out = planned(workdir, configfile="config/paper/mtg.yaml")
+    n = sum(MTG_FAMILIES.values()) * 4
+    assert len(names(out, "results/gap/", "/generations.parquet")) == n
+    assert len(names(out, "results/gap/", "/scores.parquet")) == n
+    for task in ("gsm8k", "math", "nq", "sudoku"):
+        assert {f"results/gap/{task}/gap.md", f"results/gap/{task}/ensembles.md", f"results/gap/{task}/sweep.png",
+                f"results/gap/{task}/tournament.png", f"results/gap/{task}/position.csv"} <= out
+    assert not names(out, "variance.png")  # repeats are off in the paper's main grid
+    assert not names(out, "/seed0/")  # no self-improvement runs

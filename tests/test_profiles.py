@@ -7,7 +7,7 @@ import yte
 
 ROOT = Path(__file__).resolve().parents[1]
 # the rules that run a model (a checkpoint's, or a teacher's); base_model only converts or locates weights (no GPU)
-MODEL_RULES = {"generate_and_verify", "finetune", "score_external", "external_data"}
+MODEL_RULES = {"generate_and_verify", "finetune", "score_external", "external_data", "gap_generate", "gap_verify"}
 
 
 def workflow_rules() -> set[str]:

@@ -32,7 +32,7 @@ def test_every_item_shown_in_the_report_is_registered_by_a_rule():
 def test_each_caption_names_what_it_reproduces_and_the_run(out):
     text = Path(out["caption"]).read_text()
     assert "**" in text.split("\n")[0]  # opens with what it reproduces, in bold
-    assert any(name in text for name in ("SVG", "svgap", "Index")), out["caption"]
+    assert any(name in text for name in ("SVG", "MTG", "svgap", "Index")), out["caption"]
     if "{run}" in out["pattern"]:
         assert "snakemake.params.settings" in text, f"{out['caption']}: the run's settings are not shown"
 

@@ -81,10 +81,11 @@ def flatten(prompts, done):
     return [p for p, row in zip(prompts, done, strict=True) for _ in row], [c for row in done for c in row]
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_sampled_nll_is_the_transformers_nll_of_the_same_tokens(engine, backend, prompts, temperature):
-    """The NLL of a sample is the raw model's (temperature 1), whatever the sampling temperature."""
-    done = engine.sample(prompts, 3, 24, temperature, [11, 12, 13])
+@pytest.mark.parametrize(("temperature", "top_p"), [(1.0, 1.0), (0.7, 1.0), (0.7, 0.9)])
+def test_sampled_nll_is_the_transformers_nll_of_the_same_tokens(engine, backend, prompts, temperature, top_p):
+    """The NLL of a sample is the raw model's (temperature 1, no nucleus), whatever the sampling temperature
+    and top-p (MTG's 0.7 and 0.9)."""
+    done = engine.sample(prompts, 3, 24, temperature, [11, 12, 13], top_p=top_p)
     flat_prompts, flat = flatten(prompts, done)
     assert sum(len(c.token_ids) for c in flat) > 9 * 5
     reference = backend.nll(flat_prompts, [c.token_ids for c in flat])

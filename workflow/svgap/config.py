@@ -30,8 +30,8 @@ TEMPLATE_KEYS = ("tf_template", "qe_template")
 # What the rule generate_and_verify reads of the config (rules/loop.smk): the verifier's settings (sigma and
 # empty_policy are select's), and per backend the `inference` keys that backend uses (`threads` is the
 # job's thread count, not a setting of its results), so tuning one backend reruns none of the other's jobs.
-VERIFIER_KEYS = ("temperature", "max_new_tokens", "tf_template", "qe_template", "correct_words", "incorrect_words",
-                 "qe_scale")
+VERIFIER_KEYS = ("temperature", "top_p", "max_new_tokens", "tf_template", "qe_template", "correct_words",
+                 "incorrect_words", "qe_scale")
 INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
                   "vllm": ("device", "dtype", "vllm")}
 
@@ -73,3 +73,21 @@ def check(config: dict) -> None:
         if spec["source"] == "model" and spec["model"] not in config["models"]:
             raise ValueError(f"config cross.sources.{task}.model: {spec['model']!r} is not defined under models "
                              f"(defined: {sorted(config['models'])})")
+    check_gap(config)
+
+
+def check_gap(config: dict) -> None:
+    """The gap study's names: models and tasks defined, filters of ensembles and summary defined, every
+    filter and ensemble well formed (svgap.gap.filters.parse)."""
+    from svgap.gap.filters import parse
+
+    gap = config["gap"]
+    for section in ("models", "tasks"):
+        for name in gap[section]:
+            if name not in config[section]:
+                raise ValueError(f"config gap.{section}: {name!r} is not defined under {section} "
+                                 f"(defined: {sorted(config[section])})")
+    parse(gap["filters"], gap["ensembles"])
+    unknown = [f for f in gap["summary"] if f not in gap["filters"] and f not in gap["ensembles"]]
+    if unknown:
+        raise ValueError(f"config gap.summary: {unknown} are neither gap.filters nor gap.ensembles")

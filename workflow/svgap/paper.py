@@ -8,7 +8,8 @@ sections, which follow the papers; the rules register each figure and table in o
 from this list: per item, the files this config made, or "not produced by this config".
 A test keeps the rules' report outputs and these patterns in step.
 
-Patterns: `{run}` is a run folder (<model>/<task>/<method>/seed<seed>, <model>/<task>/<method>/<schedule>/seed<seed>
+Patterns: `{task}` and `{model}` are a task's and a model's name (Mind the Gap's results/gap/);
+`{run}` is a run folder (<model>/<task>/<method>/seed<seed>, <model>/<task>/<method>/<schedule>/seed<seed>
 for a cross-improvement run, or simulated/<name> for the
 analysis of a simulated trajectory); every other part is literal.
 """
@@ -25,6 +26,7 @@ CATEGORIES = {
     "correlation": "SVG §4.2 Uncertainty against accuracy (Table 2)",
     "settings": "SVG App. D Hyperparameters (Table 3)",
     "cross": "SVG §5 Cross-improvement (Prop. 5.1, Table 1)",
+    "gap": "MTG §4-§6 The generation-verification gap (Defs. 2.1, 2.2; Tables 1-7; Figs. 5-7, 11, 14-19)",
     "extensions": "svgap: early prediction and the choice of law",
     "index": "Index of the papers' tables and figures",
 }
@@ -44,6 +46,11 @@ TRAJECTORY = ("{run}/trajectory.png", "{run}/trajectory.csv")
 FITS = ("{run}/analysis/fits.png", "{run}/analysis/fits.csv")
 DGDT = ("{run}/analysis/dgdt.png", "{run}/analysis/dgdt.csv", "analysis/dgdt.png")
 NOT_YET = "svgap does not build it yet"
+GAP_ONLY = "with gap.models and gap.tasks (config/mtg.yaml, config/paper/mtg.yaml)"
+BY_MODEL = ("gap/{task}/by_model.md", "gap/{task}/by_model.tex")
+UNIMPROVABLE = (*BY_MODEL, "gap/{task}/gap.md")
+NQ = "a Natural Questions task (kind nq), or config/mtg.yaml's stand-in, the guess task"
+SUDOKU = "a sudoku task under gap.tasks"
 
 ITEMS: tuple[Item, ...] = (
     Item("SVG", "Figure 1", "illustration: accuracy on exponential curves; external data at different times",
@@ -98,34 +105,45 @@ ITEMS: tuple[Item, ...] = (
     Item("svgap", "Law comparison", "the exponential law against a power law, a line and persistence",
          ("{run}/analysis/comparison.png", "{run}/analysis/comparison.csv", "analysis/comparison.html",
           "analysis/comparison.md", "analysis/comparison.tex")),
-    Item("MTG", "Def. 2.1", "generation-verification gap", note=NOT_YET),
-    Item("MTG", "Def. 2.2", "relative generation-verification gap", note=NOT_YET),
+    Item("MTG", "Def. 2.1", "generation-verification gap", ("gap/{task}/gap.md", "gap/{task}/summary.csv"),
+         note=GAP_ONLY),
+    Item("MTG", "Def. 2.2", "relative generation-verification gap",
+         ("gap/{task}/relative_gap.md", "gap/{task}/summary.csv"), note=GAP_ONLY),
     Item("MTG", "Figure 1", "relative gap against pre-training FLOPs", note=NOT_YET),
     Item("MTG", "Figure 2", "diagram of rejection sampling", note="a diagram"),
     Item("MTG", "Figure 3", "cross-verification gap: generator x verifier", note=NOT_YET),
     Item("MTG", "Figure 4", "iterative self-improvement: accuracy, gap, pass@k per round", note=NOT_YET),
-    Item("MTG", "Figure 5", "gap as the filtering threshold varies", note=NOT_YET),
-    Item("MTG", "Figure 6", "tournament: accuracy and gap per round", note=NOT_YET),
-    Item("MTG", "Figure 7", "per-prompt gap distributions; correlation of verification methods", note=NOT_YET),
+    Item("MTG", "Figure 5", "gap as the filtering threshold varies", ("gap/{task}/sweep.png",), note=GAP_ONLY),
+    Item("MTG", "Figure 6", "tournament: accuracy and gap per round", ("gap/{task}/tournament.png",), note=GAP_ONLY),
+    Item("MTG", "Figure 7", "per-prompt gap distributions; correlation of verification methods",
+         ("gap/{task}/distribution.png", "gap/{task}/correlation.png", "gap/{task}/correlation.csv"), note=GAP_ONLY),
     Item("MTG", "Figure 8", "temperature ablation of the relative gap", note=NOT_YET),
     Item("MTG", "Figure 9", "instruct models", note=NOT_YET),
     Item("MTG", "Figure 10", "effective diversity (pass@k) along self-improvement", note=NOT_YET),
-    Item("MTG", "Figure 11", "verifier variance over repeated verifications", note=NOT_YET),
+    Item("MTG", "Figure 11", "verifier variance over repeated verifications", ("gap/{task}/variance.png",),
+         note="with gap.verifier.repeats > 0"),
     Item("MTG", "Figure 12", "gap against pre-training FLOPs (no scaling)", note=NOT_YET),
     Item("MTG", "Figure 13", "iterative self-improvement, Qwen-1.5 family, CoT-Binary", note=NOT_YET),
-    Item("MTG", "Figure 14", "gap as the threshold varies (all methods)", note=NOT_YET),
-    Item("MTG", "Figure 15", "tournament rounds (all models)", note=NOT_YET),
-    Item("MTG", "Figure 16", "CoT-Score distribution; tournament first-position bias", note=NOT_YET),
-    Item("MTG", "Figure 17", "per-prompt gap distributions of every method", note=NOT_YET),
-    Item("MTG", "Figure 18", "correlation of the verification methods' outputs", note=NOT_YET),
-    Item("MTG", "Figure 19", "correlation of gap and generation accuracy", note=NOT_YET),
-    Item("MTG", "Table 1", "gap on Natural Questions (Qwen-2)", note=NOT_YET),
-    Item("MTG", "Table 2", "accuracy, gap and relative gap on 4x4 Sudoku (Qwen-2)", note=NOT_YET),
-    Item("MTG", "Table 3", "gap on GSM8K per model and verification method", note=NOT_YET),
-    Item("MTG", "Table 4", "relative gap on GSM8K per model and verification method", note=NOT_YET),
-    Item("MTG", "Table 5", "gap on Natural Questions (all models)", note=NOT_YET),
-    Item("MTG", "Table 6", "accuracy, gap and relative gap on Sudoku (all models)", note=NOT_YET),
-    Item("MTG", "Table 7", "ensembles: logical AND of verification methods", note=NOT_YET),
+    Item("MTG", "Figure 14", "gap as the threshold varies (all methods)", ("gap/{task}/sweep.png",), note=GAP_ONLY),
+    Item("MTG", "Figure 15", "tournament rounds (all models)", ("gap/{task}/tournament.png",), note=GAP_ONLY),
+    Item("MTG", "Figure 16", "CoT-Score distribution; tournament first-position bias",
+         ("gap/{task}/cot_score.png", "gap/{task}/position.csv"), note=GAP_ONLY),
+    Item("MTG", "Figure 17", "per-prompt gap distributions of every method", ("gap/{task}/distribution.png",),
+         note=GAP_ONLY),
+    Item("MTG", "Figure 18", "correlation of the verification methods' outputs",
+         ("gap/{task}/correlation.png", "gap/{task}/correlation.csv"), note=GAP_ONLY),
+    Item("MTG", "Figure 19", "correlation of gap and generation accuracy",
+         ("gap/{task}/correlation.png", "gap/{task}/correlation.csv"), note=GAP_ONLY),
+    Item("MTG", "Table 1", "gap on Natural Questions (Qwen-2)", UNIMPROVABLE, note=NQ),
+    Item("MTG", "Table 2", "accuracy, gap and relative gap on 4x4 Sudoku (Qwen-2)", BY_MODEL, note=SUDOKU),
+    Item("MTG", "Table 3", "gap on GSM8K per model and verification method",
+         ("gap/{task}/gap.md", "gap/{task}/gap.tex"), note=GAP_ONLY),
+    Item("MTG", "Table 4", "relative gap on GSM8K per model and verification method",
+         ("gap/{task}/relative_gap.md", "gap/{task}/relative_gap.tex"), note=GAP_ONLY),
+    Item("MTG", "Table 5", "gap on Natural Questions (all models)", UNIMPROVABLE, note=NQ),
+    Item("MTG", "Table 6", "accuracy, gap and relative gap on Sudoku (all models)", BY_MODEL, note=SUDOKU),
+    Item("MTG", "Table 7", "ensembles: logical AND of verification methods",
+         ("gap/{task}/ensembles.md", "gap/{task}/ensembles.tex"), note=GAP_ONLY),
     Item("MTG", "Table 8", "hyperparameters of iterative self-improvement", note=NOT_YET),
 )
 
@@ -161,7 +179,10 @@ def item_patterns() -> set[str]:
 def pattern_regex(pattern: str) -> re.Pattern:
     """The regex of an output pattern below results/ ({run}: a run folder or simulated/<name>)."""
     run = r"(?:[^/]+/[^/]+/[^/]+(?:/[^/]+)?/seed\d+|simulated/[^/]+)"
-    return re.compile("^results/" + re.escape(pattern).replace(re.escape("{run}"), run) + "$")
+    regex = re.escape(pattern).replace(re.escape("{run}"), run)
+    for name in ("{task}", "{model}"):
+        regex = regex.replace(re.escape(name), "[^/]+")
+    return re.compile("^results/" + regex + "$")
 
 
 def produced(item: Item, targets: list[str]) -> list[str]:

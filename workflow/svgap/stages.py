@@ -57,7 +57,7 @@ def base_model(descriptor, weights, *, name: str, spec: dict) -> None:
 
 def generate_and_verify(*, model, adapter, data, generations, verify, task: dict, n_samples: int,
                         max_new_tokens: int, temperature: float, verifier: dict, inference: dict, seed: int,
-                        t: float, threads: int = 1) -> None:
+                        t: float, top_p: float = 1.0, threads: int = 1) -> None:
     """Rule `generate_and_verify`: the model of checkpoint t (base `model` + `adapter`, None at t = 0) at
     work on both splits: N samples per prompt (the generations table), then the same model's TF, QE and
     P(correct) of every sample (the verify table). One model load (one vLLM engine start) for both."""
@@ -69,7 +69,7 @@ def generate_and_verify(*, model, adapter, data, generations, verify, task: dict
     the_task = make_task(task["kind"], task.get("options"))
     prompts = by_split(tables.read(data, "data"), data)
     gens = generate(loaded, the_task, prompts, n_samples=n_samples, max_new_tokens=max_new_tokens,
-                    temperature=temperature, seed=seed, t=t)
+                    temperature=temperature, top_p=top_p, seed=seed, t=t)
     tables.write(gens, generations)
     tables.write(verify_samples(loaded, the_task, prompts, gens, verifier=verifier, seed=seed, t=t,
                                 where=str(generations)), verify)

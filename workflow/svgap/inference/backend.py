@@ -3,8 +3,10 @@
 A backend turns token ids into token ids and log-probabilities; it knows nothing of tasks, verifiers
 or the Best-of-N rule. Three operations cover the whole loop, each with the minimal number of passes:
 
-- `sample`: N continuations per prompt. The NLL of each continuation comes from the *raw*
-  (temperature-1, unfiltered) logits of the very pass that sampled it: no second forward pass.
+- `sample`: N continuations per prompt at a temperature, optionally within the top-p nucleus
+  (MTG §3 samples with top-p 0.9). The NLL of each continuation comes from the *raw*
+  (temperature-1, unfiltered: no temperature, no nucleus) logits of the very pass that sampled it:
+  no second forward pass.
 - `nll`: teacher-forced NLL of given responses (one forward per batch).
 - `next_token_logprobs`: log-probabilities of a few candidate tokens right after each prompt, from a
   single batched forward with no decoding (the verifier's P("correct")). When the same prompt is
@@ -58,6 +60,7 @@ class Backend(Protocol):
         temperature: float,
         seeds: Sequence[int],
         first_token_ids: Sequence[int] = (),
+        top_p: float = 1.0,
     ) -> list[list[Completion]]: ...
 
     def nll(self, prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]]) -> np.ndarray: ...

@@ -33,8 +33,34 @@ def common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def draw(logits: torch.Tensor, temperature: float, gens: list[torch.Generator]) -> torch.Tensor:
-    """One token per row from softmax(logits / temperature), greedy when temperature is 0.
+def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """`probs` (rows summing to 1) restricted to each row's top-p nucleus, not renormalised.
+
+    The nucleus (Holtzman et al., 2020) is the smallest set of the most probable tokens whose
+    probabilities sum to at least `top_p`: a token is kept when the tokens ranked before it sum to
+    less than `top_p`, so the most probable token always is (among tied tokens the ranking is
+    torch's). The ranking is a top-k of each row, k = 64 first, where a language model's nucleus
+    almost always lies; rows whose top k fall short of `top_p` try k = 1024, then the whole row.
+    """
+    if top_p >= 1:
+        return probs
+    kept = torch.zeros_like(probs, dtype=torch.bool)
+    rows = torch.arange(probs.shape[0], device=probs.device)
+    for k in (64, 1024, probs.shape[-1]):
+        k = min(k, probs.shape[-1])
+        top, order = probs[rows].topk(k, dim=-1)
+        done = (top.sum(-1) >= top_p) | (k == probs.shape[-1])
+        inside = (top[done].cumsum(-1) - top[done]) < top_p
+        kept[rows[done]] = kept.new_zeros((int(done.sum()), probs.shape[-1])).scatter(-1, order[done], inside)
+        rows = rows[~done]
+        if not len(rows):
+            break
+    return probs.masked_fill(~kept, 0.0)
+
+
+def draw(logits: torch.Tensor, temperature: float, gens: list[torch.Generator], top_p: float = 1.0) -> torch.Tensor:
+    """One token per row from softmax(logits / temperature) within its top-p nucleus (renormalised),
+    greedy when temperature is 0.
 
     Inverse-CDF sampling with one uniform per row from that row's own generator: the draw of a
     row does not depend on the other rows, and costs one random number instead of a vocabulary
@@ -42,7 +68,7 @@ def draw(logits: torch.Tensor, temperature: float, gens: list[torch.Generator]) 
     """
     if temperature <= 0:
         return logits.argmax(-1)
-    cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(-1)
+    cdf = nucleus(torch.softmax(logits.double() / temperature, dim=-1), top_p).cumsum(-1)
     u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in gens]).to(logits.device)
     u = u * cdf[:, -1]
     return torch.searchsorted(cdf, u.unsqueeze(1), right=True).squeeze(1).clamp(max=logits.shape[-1] - 1)
@@ -91,7 +117,9 @@ class HFBackend:
         return logits, cache, mask, pos[:, -1] + shared
 
     @torch.inference_mode()
-    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=()):
+    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=(), top_p=1.0):
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
         if len(seeds) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         out: list[list[Completion]] = [[] for _ in prompts]
@@ -101,7 +129,7 @@ class HFBackend:
         start = time.perf_counter()
         for b, batch in enumerate(batches):
             done = self._sample_batch([prompts[i] for i in batch], n, max_new_tokens, temperature,
-                                      [seeds[i] for i in batch], list(first_token_ids))
+                                      [seeds[i] for i in batch], list(first_token_ids), top_p)
             for k, i in enumerate(batch):
                 out[i] = done[k]
             tokens = sum(len(c.token_ids) for row in done for c in row)
@@ -109,7 +137,7 @@ class HFBackend:
                      len(batch), n, tokens, time.perf_counter() - start)
         return out
 
-    def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids):
+    def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids, top_p):
         logits, cache, mask, last_pos = self._prefill(prompts)
         first = torch.log_softmax(logits, dim=-1)[:, first_token_ids].double().cpu().numpy()
         if n > 1:
@@ -125,7 +153,7 @@ class HFBackend:
         active = list(range(total))
         for step in range(max_new_tokens):
             logp = torch.log_softmax(logits, dim=-1)
-            choice = draw(logits, temperature, [gens[s] for s in active])
+            choice = draw(logits, temperature, [gens[s] for s in active], top_p)
             chosen = logp.gather(1, choice.unsqueeze(1)).squeeze(1).double().cpu().numpy()
             ended = torch.isin(choice, eos).cpu().numpy()
             for r, s in enumerate(active):

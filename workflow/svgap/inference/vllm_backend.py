@@ -6,7 +6,8 @@ What each operation asks of vLLM:
   transformers backend seeds its rows, so a sample does not depend on the rest of the batch. The
   N requests of a prompt share its KV cache through prefix caching. The NLL is the sum of the
   *raw* log-probabilities of the sampled tokens (`logprobs_mode="raw_logprobs"`: the model's own
-  temperature-1 distribution, before temperature or any other processing), as in the other backend.
+  temperature-1 distribution, before temperature, top-p or any other processing), as in the other
+  backend; `top_p` is vLLM's own nucleus filter.
 - `nll`: teacher-forced through prompt log-probabilities of prompt + response (`prompt_logprobs=0`
   returns the log-probability of each given token).
 - `next_token_logprobs`: the log-probability of candidate c after a prompt is the prompt
@@ -101,13 +102,15 @@ class VLLMBackend:
         requests = [TokensPrompt(prompt_token_ids=list(ids)) for ids in token_ids]
         return self.llm.generate(requests, params, lora_request=self.lora, use_tqdm=False)
 
-    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=()):
+    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=(), top_p=1.0):
         from vllm import SamplingParams
 
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
         if len(seeds) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         eos = sorted(self.eos_token_ids)
-        params = [SamplingParams(n=1, temperature=temperature, max_tokens=max_new_tokens, logprobs=0,
+        params = [SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, logprobs=0,
                                  seed=sequence_seed(s, j), stop_token_ids=eos, detokenize=False)
                   for s in seeds for j in range(n)]
         start = time.perf_counter()

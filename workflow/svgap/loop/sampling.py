@@ -26,11 +26,12 @@ SCHEMA = {"prompt_id": pl.String, "sample": pl.Int64, "prompt_token_ids": pl.Lis
 
 
 def generate(loaded, task, data: Mapping[str, pl.DataFrame], *, n_samples: int, max_new_tokens: int,
-             temperature: float, seed: int, t: float) -> pl.DataFrame:
+             temperature: float, seed: int, t: float, top_p: float = 1.0) -> pl.DataFrame:
     """The generations table: N samples per prompt of each split.
 
     `loaded` is what `svgap.inference.backend.load_backend` returns, `task` a `svgap.tasks.Task`,
-    `data` the data table by split (`svgap.tables.by_split`).
+    `data` the data table by split (`svgap.tables.by_split`); `top_p` < 1 samples within the nucleus
+    (MTG §3), the NLL still the raw model's.
     """
     desc, tokenizer, backend = loaded
     parts = {}
@@ -38,7 +39,7 @@ def generate(loaded, task, data: Mapping[str, pl.DataFrame], *, n_samples: int, 
         prompts = [render(tokenizer, task.solver_messages(q), desc["chat_template"]) for q in data_table["prompt"]]
         seeds = [stable_seed(seed, "generate", split, t, pid) for pid in data_table["prompt_id"]]
         start = time.perf_counter()
-        done = backend.sample(prompts, n_samples, max_new_tokens, temperature, seeds)
+        done = backend.sample(prompts, n_samples, max_new_tokens, temperature, seeds, top_p=top_p)
         elapsed = time.perf_counter() - start
         rows = []
         for pid, prompt, completions in zip(data_table["prompt_id"], prompts, done, strict=True):

@@ -175,7 +175,7 @@ def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, ver
         start = time.perf_counter()
         seeds = [stable_seed(seed, f"verify-{method}", split, t, pid, j) for pid, j in keys]
         done = backend.sample(prompts, 1, verifier["max_new_tokens"], verifier["temperature"], seeds,
-                              first_token_ids=yes + no if method == "tf" else ())
+                              first_token_ids=yes + no if method == "tf" else (), top_p=verifier.get("top_p", 1.0))
         replies[method] = [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done]
         if method == "tf":  # P(correct): the next-token distribution after the TF prompt, from its prefill
             first = np.array([c[0].first_logprobs for c in done]).reshape(len(done), len(yes + no))

@@ -3,11 +3,12 @@
 from svgap.tasks.arithmetic import Arithmetic
 from svgap.tasks.base import Item, Task, VerifierShot
 from svgap.tasks.benchmarks import GSM8K, MATH, MBPP, NaturalQuestions, ProntoQA
+from svgap.tasks.guess import Guess
 from svgap.tasks.logic import Logic
 from svgap.tasks.sudoku import Sudoku
 
 KINDS: dict[str, type[Task]] = {
-    "arithmetic": Arithmetic, "logic": Logic, "sudoku": Sudoku,
+    "arithmetic": Arithmetic, "logic": Logic, "sudoku": Sudoku, "guess": Guess,
     "gsm8k": GSM8K, "math": MATH, "prontoqa": ProntoQA, "mbpp": MBPP, "nq": NaturalQuestions,
 }
 
