@@ -229,30 +229,27 @@ echo "time limits of the attempts: ${limits[*]} (expected: $expected)"
 FAIL_S=$((SECONDS - t))
 echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED, each with more time"
 
-# ---- 7. SVG Table 1's paper config planned through the SLURM profile ----
-section "dry run of config/paper/cross.yaml through profiles/slurm"
+# ---- 7, 8. The paper configs of SVG Table 1 and of Mind the Gap planned through the SLURM profile ----
+# plan_through_slurm CONFIG RULE...: a dry run through profiles/slurm that must plan a job of each RULE
+plan_through_slurm() {
+  local config=$1 name; name=$(basename "$1" .yaml); shift
+  section "dry run of $config through profiles/slurm"
+  snakemake --profile profiles/slurm --configfile "$config" -n > "$STATE/log/$name.out" 2>&1 \
+    || { tail -30 "$STATE/log/$name.out"; fail "$config does not plan through profiles/slurm"; }
+  for rule in "$@"; do
+    grep -Eq "^$rule +[0-9]+" "$STATE/log/$name.out" || fail "the plan of $config has no $rule job"
+  done
+  echo "ok: $(awk '$1 == "total" {print $2; exit}' "$STATE/log/$name.out") jobs planned"
+}
 t=$SECONDS
 # the external responses (DeepSeek-V3's in the paper) are files the user brings: empty stand-ins here
 mkdir -p data/external && touch data/external/math.jsonl data/external/gsm8k.jsonl
-snakemake --profile profiles/slurm --configfile config/paper/cross.yaml -n > "$STATE/log/cross.out" 2>&1 \
-  || { tail -30 "$STATE/log/cross.out"; fail "config/paper/cross.yaml does not plan through profiles/slurm"; }
-for rule in external_data chosen_prompts score_external cross_table1 cross_gamma; do
-  grep -Eq "^$rule +[0-9]+" "$STATE/log/cross.out" || fail "the plan of config/paper/cross.yaml has no $rule job"
-done
+plan_through_slurm config/paper/cross.yaml external_data chosen_prompts score_external cross_table1 cross_gamma
 CROSS_S=$((SECONDS - t))
-echo "ok: $(awk '$1 == "total" {print $2; exit}' "$STATE/log/cross.out") jobs planned in $CROSS_S s"
-
-# ---- 8. Mind the Gap's paper config planned through the SLURM profile ----
-section "dry run of config/paper/mtg.yaml through profiles/slurm"
 t=$SECONDS
 # Natural Questions (nq_open) is a local file the user brings: empty stand-ins let the DAG plan
 mkdir -p data/nq_open && touch data/nq_open/train.jsonl data/nq_open/validation.jsonl
-snakemake --profile profiles/slurm --configfile config/paper/mtg.yaml -n > "$STATE/log/mtg.out" 2>&1 \
-  || { tail -30 "$STATE/log/mtg.out"; fail "config/paper/mtg.yaml does not plan through profiles/slurm"; }
-for rule in gap_generate gap_verify gap_measure gap_tables gap_figures; do
-  grep -Eq "^$rule +[0-9]+" "$STATE/log/mtg.out" || fail "the plan of config/paper/mtg.yaml has no $rule job"
-done
+plan_through_slurm config/paper/mtg.yaml gap_generate gap_verify gap_measure gap_tables gap_figures
 MTG_S=$((SECONDS - t))
-echo "ok: $(awk '$1 == "total" {print $2; exit}' "$STATE/log/mtg.out") jobs planned in $MTG_S s"
 
 section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper dry runs: cross $CROSS_S s, mtg $MTG_S s"

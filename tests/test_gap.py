@@ -198,3 +198,136 @@ def test_correlations_of_scores_and_gaps():
     assert scores.filter((pl.col("a") == "mc") & (pl.col("b") == "cot_score"))["r"].item() == pytest.approx(expected)
     gaps = corr.filter(pl.col("kind") == "gaps")
     assert set(gaps["a"]) == {"acc", "MC top 0.5", "CoT-S tau 9"}
+
+
+class WordTokenizer:
+    """Words with their leading space, and single other characters, as tokens (a vocabulary that grows):
+    enough for svgap.gap.verify without a model."""
+
+    chat_template = None
+
+    def __init__(self):
+        self.vocab: dict[str, int] = {}
+        self.words: list[str] = []
+
+    def encode(self, text):
+        import re
+
+        ids = []
+        for piece in re.findall(r" ?\w+|\W", text):
+            if piece not in self.vocab:
+                self.vocab[piece] = len(self.words)
+                self.words.append(piece)
+            ids.append(self.vocab[piece])
+        return ids
+
+    def __call__(self, text, add_special_tokens=True):
+        return type("Encoded", (), {"input_ids": self.encode(text)})()
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(self.words[i] for i in ids)
+
+
+class ScriptedBackend:
+    """Replies by rule from the prompt's text: a crafted well-formed or malformed reply per method."""
+
+    eos_token_ids = frozenset()
+
+    def __init__(self, reply, tokenizer):
+        self.reply, self.tokenizer = reply, tokenizer
+        self.calls = []
+
+    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=(), top_p=1.0):
+        from svgap.inference.backend import Completion
+
+        self.calls.append((len(prompts), n, temperature, top_p))
+        out = []
+        for p, seed in zip(prompts, seeds, strict=True):
+            text = self.tokenizer.decode(p)
+            out.append([Completion(tuple(self.tokenizer.encode(self.reply(text, seed, j))), 1.0, True)
+                        for j in range(n)])
+        return out
+
+    def next_token_logprobs(self, prompts, token_ids):
+        import numpy as np
+
+        # P(Correct) = 0.8 for every prompt whose last response says 'right', else 0.3
+        rows = []
+        for p in prompts:
+            text = self.tokenizer.decode(p)
+            good = text.rsplit("Solution:", 1)[-1].startswith(" right")
+            yes = np.log(0.8 if good else 0.3)
+            no = np.log(0.2 if good else 0.7)
+            half = len(token_ids) // 2
+            rows.append([yes - np.log(half)] * half + [no - np.log(len(token_ids) - half)] * (len(token_ids) - half))
+        return np.array(rows)
+
+
+def test_verify_records_each_methods_parsed_and_unparsed_replies():
+    from svgap.gap.verify import Spec, verify
+    from svgap.tasks import make_task
+
+    def reply(text, seed, j):
+        last = text.rsplit("Question:", 1)[-1]
+        if "Correctness" in last:
+            return "Fine. Correctness: <correct>" if "right" in last.split("Attempted solution:")[-1] else "hmm"
+        if "Score:" in last:
+            return "Score: 9" if "right" in last.split("Attempted solution:")[-1] else "Score: 42"
+        if "Solution A" in last:
+            return "Preferred solution: <B>" if seed % 2 else "no idea"
+        raise AssertionError(last)
+
+    task = make_task("arithmetic")
+    data = pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["What is 1 + 1?", "What is 2 + 2?"]})
+    gens = pl.DataFrame({"prompt_id": ["a"] * 4 + ["b"] * 4, "sample": [0, 1, 2, 3] * 2,
+                         "text": ["right", "wrong", "right", "wrong", "wrong", "wrong", "right", "wrong"]})
+    spec = Spec(("mc", "cot_binary", "cot_score", "tournament"), 0.7, 0.9, 16, False, 0, 3, 2)
+    tokenizer = WordTokenizer()
+    backend = ScriptedBackend(reply, tokenizer)
+    scores, matches, repeats = verify(({"chat_template": False}, tokenizer, backend), task, data, gens, spec,
+                                      seed=0, where="test")
+    right = scores.join(gens, on=["prompt_id", "sample"])["text"] == "right"
+    assert scores["mc"].to_list() == pytest.approx([0.8 if r else 0.3 for r in right])
+    # well-formed for the right responses, malformed for the wrong ones: scored by rule and counted
+    assert (scores["cot_binary_parsed"] == right).all() and (scores["cot_binary"] == right.cast(pl.Float64)).all()
+    assert (scores["cot_score_parsed"] == right).all()
+    assert scores["cot_score"].to_list() == [9.0 if r else 1.0 for r in right]
+    # tournament: 4 responses per prompt, 2 + 1 matches; an unparsed reply is a coin, a parsed one B
+    assert matches.height == 6 and set(matches["decided_by"]) <= {"verdict", "coin"}
+    decided = matches.filter(pl.col("decided_by") == "verdict")
+    assert (decided["winner_position"] == "B").all() and (decided["winner"] == decided["b"]).all()
+    assert sorted(scores.filter(pl.col("prompt_id") == "a")["tournament"].to_list()) == [0, 0, 1, 2]
+    # repeats: 3 CoT-Binary verdicts of the first 2 responses of each prompt
+    assert repeats.height == 2 * 2 * 3 and set(repeats["sample"]) == {0, 1}
+    assert (repeats["parsed"] == (repeats["reply"] != "hmm")).all()
+    # every model call at the verifier's temperature and top-p
+    assert {(t, p) for _, _, t, p in backend.calls} == {(0.7, 0.9)}
+
+
+def test_verify_leaves_the_methods_not_asked_for_null():
+    from svgap.gap.verify import Spec, verify
+    from svgap.tasks import make_task
+
+    data = pl.DataFrame({"prompt_id": ["a"], "prompt": ["What is 1 + 1?"]})
+    gens = pl.DataFrame({"prompt_id": ["a", "a"], "sample": [0, 1], "text": ["right", "wrong"]})
+    spec = Spec(("mc",), 0.7, 0.9, 16, True, 0, 0, 1)
+    tokenizer = WordTokenizer()
+    scores, matches, repeats = verify(({"chat_template": False}, tokenizer, ScriptedBackend(None, tokenizer)),
+                                      make_task("arithmetic"), data, gens, spec, seed=0, where="test")
+    assert scores["mc"].null_count() == 0
+    assert all(scores[c].null_count() == 2 for c in ("cot_binary", "cot_score", "tournament"))
+    assert matches.height == 0 and repeats.height == 0
+
+
+def test_tournament_shots_alternate_the_position_of_the_correct_response():
+    from svgap.gap.verify import messages, tournament_shots
+    from svgap.tasks import make_task
+
+    task = make_task("arithmetic")  # 4 examples: right, wrong, right, wrong
+    shots = tournament_shots(task)
+    assert [reply for _, reply in shots] == ["Preferred solution: <A>", "Preferred solution: <B>"]
+    good = [s for s in task.verifier_shots if s.quality >= 0.5]
+    assert shots[0][0]["response_a"] == good[0].response and shots[1][0]["response_b"] == good[1].response
+    chat = messages(task, "tournament", True, question="q", response_a="x", response_b="y")
+    assert len(chat) == 5 and chat[-1]["content"].count("Solution A: x") == 1
+    assert len(messages(task, "tournament", False, question="q", response_a="x", response_b="y")) == 1

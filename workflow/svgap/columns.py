@@ -59,6 +59,19 @@ RUN_COLUMNS: dict[str, str] = {
     "schedule": "external data: baseline (none: self-improvement), early, uniform, late or a cross.eta name",
 }
 
+GAP_SUMMARY_COLUMNS: dict[str, str] = {
+    "n_prompts": "prompts in the gap's mean (gap.empty zero: every prompt; skip: those with something kept)",
+    "n_empty": "prompts whose filter keeps no response",
+    "n_solved": "prompts whose every response is correct (deficiency 0: relative gap 0)",
+    "kept_share": "kept responses / all responses",
+    "acc": "generation accuracy: the mean over prompts of the share of correct responses",
+    "acc_se": "its standard error over prompts",
+    "gap": "the generation-verification gap (MTG Def. 2.1): mean over prompts of acc_kept - acc (fraction)",
+    "gap_se": "its standard error over prompts",
+    "rel_gap": "the relative gap (MTG Def. 2.2): mean over prompts of the gap over 1 - acc",
+    "rel_gap_se": "its standard error over prompts",
+}
+
 COLUMNS: dict[str, dict[str, str]] = {
     "data": {
         "split": SPLIT,
@@ -340,31 +353,13 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "gap_summary": {
         "filter": "filter or ensemble name",
-        "n_prompts": "prompts in the gap's mean (gap.empty zero: every prompt; skip: those with something kept)",
-        "n_empty": "prompts whose filter keeps no response",
-        "n_solved": "prompts whose every response is correct (deficiency 0: relative gap 0)",
-        "kept_share": "kept responses / all responses",
-        "acc": "generation accuracy: the mean over prompts of the share of correct responses",
-        "acc_se": "its standard error over prompts",
-        "gap": "the generation-verification gap (MTG Def. 2.1): mean over prompts of acc_kept - acc (fraction)",
-        "gap_se": "its standard error over prompts",
-        "rel_gap": "the relative gap (MTG Def. 2.2): mean over prompts of the gap over 1 - acc",
-        "rel_gap_se": "its standard error over prompts",
+        **GAP_SUMMARY_COLUMNS,
     },
     "gap_table": {
         "model": "generator (and verifier) model",
         "ensemble": "the row is an ensemble (gap.ensembles), not a single filter",
         "filter": "filter or ensemble name",
-        "n_prompts": "prompts in the gap's mean (gap.empty zero: every prompt; skip: those with something kept)",
-        "n_empty": "prompts whose filter keeps no response",
-        "n_solved": "prompts whose every response is correct (deficiency 0: relative gap 0)",
-        "kept_share": "kept responses / all responses",
-        "acc": "generation accuracy: the mean over prompts of the share of correct responses",
-        "acc_se": "its standard error over prompts",
-        "gap": "the generation-verification gap (MTG Def. 2.1): mean over prompts of acc_kept - acc (fraction)",
-        "gap_se": "its standard error over prompts",
-        "rel_gap": "the relative gap (MTG Def. 2.2): mean over prompts of the gap over 1 - acc",
-        "rel_gap_se": "its standard error over prompts",
+        **GAP_SUMMARY_COLUMNS,
     },
     "gap_variance": {
         "prompt_id": "prompt id",

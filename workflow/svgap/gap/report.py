@@ -152,28 +152,32 @@ def plot_correlation(corr: pl.DataFrame, png, pdf, *, width: float, height: floa
     _save(fig, png, pdf, dpi)
 
 
-def plot_cot_score(scores: pl.DataFrame, png, pdf, *, width: float, height: float, dpi: int) -> None:
-    """The CoT-Score distribution per model, unparsed replies apart (MTG Fig. 16a)."""
-    models = scores["model"].unique(maintain_order=True).to_list()
+def _per_model(df: pl.DataFrame, panel, png, pdf, *, width: float, height: float, dpi: int) -> None:
+    """One panel per model, side by side: `panel(ax, model, its rows)` draws each."""
+    models = df["model"].unique(maintain_order=True).to_list()
     fig, axes = _grid(len(models), width, height)
     for ax, model in zip(axes, models, strict=False):
-        own = scores.filter(pl.col("model") == model)
+        panel(ax, model, df.filter(pl.col("model") == model))
+    fig.tight_layout()
+    _save(fig, png, pdf, dpi)
+
+
+def plot_cot_score(scores: pl.DataFrame, png, pdf, **size) -> None:
+    """The CoT-Score distribution per model, unparsed replies apart (MTG Fig. 16a)."""
+    def panel(ax, model, own):
         parsed = own.filter(pl.col("cot_score_parsed"))["cot_score"].round(0).cast(pl.Int64).to_list()
         counts = [parsed.count(v) for v in range(1, 11)] + [own.height - len(parsed)]
         ax.bar([str(v) for v in range(1, 11)] + ["unparsed"], counts, color=["C0"] * 10 + ["C3"])
         ax.set(title=model, xlabel="CoT-Score", ylabel="responses")
         ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
-    _save(fig, png, pdf, dpi)
+
+    _per_model(scores, panel, png, pdf, **size)
 
 
-def plot_variance(variance: pl.DataFrame, png, pdf, *, width: float, height: float, dpi: int) -> None:
+def plot_variance(variance: pl.DataFrame, png, pdf, **size) -> None:
     """Histogram of the verifier's variance p(1 - p) over repeated CoT-Binary verifications (MTG Fig. 11)."""
-    models = variance["model"].unique(maintain_order=True).to_list()
-    fig, axes = _grid(len(models), width, height)
-    for ax, model in zip(axes, models, strict=False):
-        own = variance.filter(pl.col("model") == model)
+    def panel(ax, model, own):
         ax.hist(own["variance"].to_numpy(), bins=np.linspace(0, 0.25, 11), color="C2")
         ax.set(title=f"{model}: k = {own['k'].max()}", xlabel="p (1 - p)", ylabel="responses", xlim=(0, 0.25))
-    fig.tight_layout()
-    _save(fig, png, pdf, dpi)
+
+    _per_model(variance, panel, png, pdf, **size)

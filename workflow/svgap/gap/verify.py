@@ -12,8 +12,9 @@
 
 The prompts: the task's MTG templates (`Task.verifier_templates`); with `shots`, the task's worked
 verification examples come first as chat turns whose reply is the method's verdict line alone
-("Correct", "Correctness: <correct>", "Score: 10"), showing the format (the tournament has none: the
-examples are single responses). Every call is seeded by (seed, method, prompt, sample or match), so
+("Correct", "Correctness: <correct>", "Score: 10"), showing the format. The tournament's examples pair
+a correct example's response with an incorrect one's, the correct one as A, then as B, alternately
+(`tournament_shots`). Every call is seeded by (seed, method, prompt, sample or match), so
 a verdict does not depend on the batch.
 """
 
@@ -75,6 +76,21 @@ SHOT_REPLY = {
 }
 
 
+def tournament_shots(task) -> list[tuple[dict[str, str], str]]:
+    """Worked comparisons from the task's verification examples: each correct example's question with
+    its response against an incorrect example's response (an answer to another question, so wrong
+    here), the correct one shown as A in the first pair, B in the second, and so on."""
+    good = [s for s in task.verifier_shots if s.quality >= 0.5]
+    bad = [s for s in task.verifier_shots if s.quality < 0.5]
+    out = []
+    for k, (g, b) in enumerate(zip(good, bad, strict=False)):
+        first = k % 2 == 0
+        fields = {"question": g.question, "response_a": g.response if first else b.response,
+                  "response_b": b.response if first else g.response}
+        out.append((fields, f"Preferred solution: <{'A' if first else 'B'}>"))
+    return out
+
+
 def messages(task, method: str, shots: bool, **fields) -> list[dict[str, str]]:
     """The chat of one verification: the worked examples (with `shots`), then the response(s) to judge."""
     template = task.verifier_templates[method]
@@ -83,6 +99,10 @@ def messages(task, method: str, shots: bool, **fields) -> list[dict[str, str]]:
         for shot in task.verifier_shots:
             turns += [{"role": "user", "content": template.format(question=shot.question, response=shot.response)},
                       {"role": "assistant", "content": SHOT_REPLY[method](shot.quality)}]
+    elif shots and method == "tournament":
+        for shot_fields, reply in tournament_shots(task):
+            turns += [{"role": "user", "content": template.format(**shot_fields)},
+                      {"role": "assistant", "content": reply}]
     turns.append({"role": "user", "content": template.format(**fields)})
     return turns
 
@@ -170,7 +190,7 @@ def _tournament(calls: _Calls, task, joined: pl.DataFrame) -> tuple[list[int], p
     coins: set[tournament.Match] = set()
 
     def judge(matches):
-        prompts = [calls.render(messages(task, "tournament", False, question=question[m.key],
+        prompts = [calls.render(messages(task, "tournament", calls.spec.shots, question=question[m.key],
                                          response_a=text[m.key, m.a], response_b=text[m.key, m.b])) for m in matches]
         out = calls.replies(f"tournament round {matches[0].round}", prompts,
                             [(m.key, m.round, m.index) for m in matches])
