@@ -97,9 +97,12 @@ rule gap_measure:
 
 rule gap_tables:
     """MTG Tables 3, 4 (gap and relative gap per model and filter), 7 (ensembles) and 1, 2, 5, 6 (accuracy,
-    gap and relative gap per model) of one task."""
+    gap and relative gap per model) of one task, with every model's correlations (Figs. 18, 19) and the
+    tournament's first-position wins (Fig. 16b) as tables."""
     input:
         summaries=lambda w: get_gap_tables(w, "summary"),
+        correlations=lambda w: get_gap_tables(w, "correlation"),
+        matches=lambda w: get_gap_tables(w, "matches"),
     output:
         out="results/gap/{task}/summary.parquet",
         csv=gap_report("results/gap/{task}/summary.csv", "gap_summary"),
@@ -111,6 +114,11 @@ rule gap_tables:
         ens_tex=gap_report("results/gap/{task}/ensembles.tex", "gap_table7"),
         by_model_md="results/gap/{task}/by_model.md",
         by_model_tex=gap_report("results/gap/{task}/by_model.tex", "gap_by_model"),
+        correlation="results/gap/{task}/correlation.parquet",
+        correlation_csv=gap_report("results/gap/{task}/correlation.csv", "gap_correlation_table"),
+        **({"position": "results/gap/{task}/position.parquet",
+            "position_csv": gap_report("results/gap/{task}/position.csv", "gap_position")}
+           if "tournament" in GAP_METHODS else {}),
     params:
         models=GAP["models"],
         task=lambda w: w.task,
@@ -127,23 +135,18 @@ rule gap_tables:
 
 rule gap_figures:
     """MTG Figs. 5 and 14 (sweep), 6 and 15 (tournament rounds), 7 and 17 (per-prompt gaps), 7, 18 and 19
-    (correlations), 16 (CoT-Score distribution; first-position wins) and 11 (verifier variance) of one task."""
+    (correlations), 16a (CoT-Score distribution) and 11 (verifier variance) of one task: figures only, so
+    a plot setting reruns nothing else."""
     input:
         prompts=lambda w: get_gap_tables(w, "prompts"),
         sweeps=lambda w: get_gap_tables(w, "sweep"),
         rounds=lambda w: get_gap_tables(w, "rounds"),
         scores=lambda w: get_gap_tables(w, "scores"),
-        matches=lambda w: get_gap_tables(w, "matches"),
         variances=lambda w: get_gap_tables(w, "variance"),
         correlations=lambda w: get_gap_tables(w, "correlation"),
     output:
         **{f"{n}_png": gap_report(f"results/gap/{{task}}/{n}.png", f"gap_{n}") for n in gap_figure_names()},
         **{f"{n}_pdf": f"results/gap/{{task}}/{n}.pdf" for n in gap_figure_names()},
-        correlation="results/gap/{task}/correlation.parquet",
-        correlation_csv=gap_report("results/gap/{task}/correlation.csv", "gap_correlation_table"),
-        **({"position": "results/gap/{task}/position.parquet",
-            "position_csv": gap_report("results/gap/{task}/position.csv", "gap_position")}
-           if "tournament" in GAP_METHODS else {}),
     params:
         models=GAP["models"],
         filters=GAP["filters"],

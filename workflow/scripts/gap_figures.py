@@ -6,5 +6,5 @@ from svgap.gap.stages import gap_figures
 with job(snakemake):
     i = snakemake.input
     gap_figures(prompts=list(i.prompts), sweeps=list(i.sweeps), rounds=list(i.rounds), scores=list(i.scores),
-                matches=list(i.matches), variances=list(i.variances), correlations=list(i.correlations),
+                variances=list(i.variances), correlations=list(i.correlations),
                 out=dict(snakemake.output.items()), **params(snakemake))

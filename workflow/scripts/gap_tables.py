@@ -4,4 +4,6 @@ from _job import job, params
 from svgap.gap.stages import gap_tables
 
 with job(snakemake):
-    gap_tables(summaries=list(snakemake.input.summaries), **dict(snakemake.output.items()), **params(snakemake))
+    i = snakemake.input
+    gap_tables(summaries=list(i.summaries), correlations=list(i.correlations), matches=list(i.matches),
+               **dict(snakemake.output.items()), **params(snakemake))

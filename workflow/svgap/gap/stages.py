@@ -102,11 +102,22 @@ def _tagged(paths: list, models: list[str], kind: str | None = None) -> pl.DataF
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def gap_tables(*, summaries: list, out, csv, gap_md, gap_tex, rel_md, rel_tex, ens_md, ens_tex, by_model_md,
-               by_model_tex, models: list[str], task: str, filters: dict, ensembles: dict, summary: list[str]) -> None:
+def gap_tables(*, summaries: list, correlations: list, matches: list, out, csv, gap_md, gap_tex, rel_md, rel_tex,
+               ens_md, ens_tex, by_model_md, by_model_tex, correlation, correlation_csv, models: list[str], task: str,
+               filters: dict, ensembles: dict, summary: list[str], position=None, position_csv=None) -> None:
     """Rule `gap_tables`: MTG Tables 3 and 4 (gap and relative gap per model x filter), 7 (ensembles), and
-    1, 2, 5, 6 (accuracy, gap and relative gap per model) for one task."""
+    1, 2, 5, 6 (accuracy, gap and relative gap per model) for one task; every model's correlations (Figs.
+    18, 19) and, with the tournament, its first-position wins per round (Fig. 16b)."""
     from svgap.dynamics.report import latex, markdown
+
+    tables.write(_tagged(correlations, models, "gap_correlation"), correlation, correlation_csv)
+    if position:
+        played = _tagged(matches, models, "gap_matches")
+        bias = pl.concat([measures.position_bias(played.filter(pl.col("model") == m)).with_columns(model=pl.lit(m))
+                          for m in models])
+        tables.write(bias, position, position_csv)
+        log.info("first-position win rate (decided matches): %s",
+                 bias.filter(pl.col("round") == "all").select("model", "first_wins").rows())
 
     table = report.combined([tables.read(p, "gap_summary") for p in summaries], models, list(ensembles))
     tables.write(table, out, csv)
@@ -133,10 +144,10 @@ def gap_tables(*, summaries: list, out, csv, gap_md, gap_tex, rel_md, rel_tex, e
     log.info("-> %s", out)
 
 
-def gap_figures(*, prompts: list, sweeps: list, rounds: list, scores: list, matches: list, variances: list,
-                correlations: list, models: list[str], filters: dict, plot: dict, bin_width: float, out: dict) -> None:
+def gap_figures(*, prompts: list, sweeps: list, rounds: list, scores: list, variances: list, correlations: list,
+                models: list[str], filters: dict, plot: dict, bin_width: float, out: dict) -> None:
     """Rule `gap_figures`: MTG Figs. 5/14 (sweep), 6/15 (tournament), 7/17 (gap distributions), 7/18/19
-    (correlations), 16 (CoT-Score distribution, first-position wins) and 11 (verifier variance)."""
+    (correlations), 16a (CoT-Score distribution) and 11 (verifier variance)."""
     size = {k: plot[k] for k in ("width", "height", "dpi")}
     if "sweep_png" in out:
         report.plot_sweep(_tagged(sweeps, models), out["sweep_png"], out["sweep_pdf"], **size)
@@ -147,16 +158,9 @@ def gap_figures(*, prompts: list, sweeps: list, rounds: list, scores: list, matc
                                  bin_width=bin_width, **size)
     if "correlation_png" in out:
         corr = _tagged(correlations, models, "gap_correlation")
-        tables.write(corr, out["correlation"], out["correlation_csv"])
         report.plot_correlation(corr, out["correlation_png"], out["correlation_pdf"], **size)
     if "tournament_png" in out:
         report.plot_rounds(_tagged(rounds, models), out["tournament_png"], out["tournament_pdf"], **size)
-        bias = _tagged([p for p in matches], models, "gap_matches")
-        positions = pl.concat([measures.position_bias(bias.filter(pl.col("model") == m)).with_columns(model=pl.lit(m))
-                               for m in models])
-        tables.write(positions, out["position"], out["position_csv"])
-        log.info("first-position win rate (decided matches): %s",
-                 positions.filter(pl.col("round") == "all").select("model", "first_wins").rows())
     if "cot_score_png" in out:
         report.plot_cot_score(_tagged(scores, models, "gap_scores"), out["cot_score_png"], out["cot_score_pdf"], **size)
     if "variance_png" in out:
