@@ -37,7 +37,7 @@ def test_the_tournament_bracket_and_the_repeats(gap):
     # 4 responses per prompt: 2 + 1 matches, one winner with 2 rounds, one with 1, two with 0
     assert matches.group_by("prompt_id").len()["len"].to_list() == [3] * 6
     per_prompt = scores.group_by("prompt_id").agg(pl.col("tournament").sort()).sort("prompt_id")
-    assert all(s == [0, 0, 1, 2] for s in per_prompt["tournament"])
+    assert per_prompt["tournament"].to_list() == [[0, 0, 1, 2]] * 6
     assert set(matches["decided_by"]) <= {"verdict", "coin"} and matches["reply"].null_count() == 0
     repeats = tables.read(here / "repeats.parquet", "gap_repeats")
     assert repeats.height == 6 * 1 * 2 and set(repeats["sample"]) == {0}  # repeat_samples 1, repeats 2

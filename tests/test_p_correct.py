@@ -46,7 +46,7 @@ class StandIn:
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
 
-    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=()):
+    def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=(), top_p=1.0):
         out = []
         for p in prompts:
             logits = known_logits(p)

@@ -13,7 +13,7 @@ import polars as pl
 from svgap import tables
 from svgap.gap import filters as flt
 from svgap.gap import measures, report
-from svgap.tables import by_split
+from svgap.tables import by_split, with_split
 from svgap.tasks import make_task
 
 log = logging.getLogger("svgap")
@@ -66,7 +66,7 @@ def gap_measure(*, data, generations, scores, matches, repeats, grades, prompts,
     the_task = make_task(task["kind"], task.get("options"))
     gens = by_split(tables.read(generations, "generations"), generations)[split]
     graded = grade(the_task, _split_rows(data, split), gens)
-    tables.write(graded, grades)
+    tables.write(with_split({split: graded}), grades)
     table = tables.read(scores, "gap_scores").join(graded.select("prompt_id", "sample", "correct"),
                                                    on=["prompt_id", "sample"], how="left")
     if table["correct"].null_count():
