@@ -71,7 +71,7 @@ def gap_measure(*, data, generations, scores, matches, repeats, grades, prompts,
                                                    on=["prompt_id", "sample"], how="left")
     if table["correct"].null_count():
         raise ValueError(f"{scores}: {table['correct'].null_count()} responses are not in {generations}")
-    run = list(methods)
+    run = list(methods)  # the methods gap_verify ran
     chosen = {name: members for name, members in flt.parse(filters, ensembles).items()
               if all(f.method in run for f in members)}
     dropped = sorted((set(filters) | set(ensembles)) - set(chosen))

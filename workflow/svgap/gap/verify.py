@@ -29,7 +29,7 @@ import polars as pl
 
 from svgap.gap import parse, tournament
 from svgap.inference.chat import render
-from svgap.loop.verification import p_correct, verdict_token_ids
+from svgap.loop.verification import p_correct, word_tokens
 from svgap.seeds import stable_seed
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,7 @@ def verify(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, spec: Spec, see
 
 
 def _mc(calls: _Calls, task, pairs) -> list[float]:
-    yes = verdict_token_ids(calls.tokenizer, MC_WORDS[0])
-    no = verdict_token_ids(calls.tokenizer, MC_WORDS[1])
-    if set(yes) & set(no):
-        raise ValueError(f"MC: 'Correct' and 'Incorrect' share first tokens {sorted(set(yes) & set(no))}")
+    yes, no = word_tokens(calls.tokenizer, *MC_WORDS)
     prompts = [calls.render(messages(task, "mc", calls.spec.shots, question=q, response=r)) for q, r in pairs]
     start = time.perf_counter()
     logprobs = calls.backend.next_token_logprobs(prompts, yes + no)

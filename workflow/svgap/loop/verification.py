@@ -118,11 +118,16 @@ def verdict_token_ids(tokenizer, words: tuple[str, ...]) -> list[int]:
 
 def verdict_tokens(tokenizer, spec: VerifierSpec) -> tuple[list[int], list[int]]:
     """Disjoint first-token sets for the correct and the incorrect words."""
-    yes, no = verdict_token_ids(tokenizer, spec.correct_words), verdict_token_ids(tokenizer, spec.incorrect_words)
+    return word_tokens(tokenizer, spec.correct_words, spec.incorrect_words)
+
+
+def word_tokens(tokenizer, correct: tuple[str, ...], incorrect: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    """Disjoint first-token sets of two word lists (the loop's TF words, MTG's MC words)."""
+    yes, no = verdict_token_ids(tokenizer, correct), verdict_token_ids(tokenizer, incorrect)
     clash = set(yes) & set(no)
     if clash:
-        raise ValueError(f"verifier words share first tokens {sorted(clash)}: correct {spec.correct_words}, "
-                         f"incorrect {spec.incorrect_words}; choose words that start differently")
+        raise ValueError(f"verifier words share first tokens {sorted(clash)}: correct {correct}, "
+                         f"incorrect {incorrect}; choose words that start differently")
     return yes, no
 
 
