@@ -16,16 +16,20 @@ validate(config, "config/schema.yaml")
 report: "docs/report/workflow.rst"
 
 
+# the verification methods a run selects by (svgap.loop.bon.SCORE_COLUMN; config runs.methods)
+METHOD = "tf|qe|p_correct|mc|cot_binary|cot_score|tournament"
+
+
 wildcard_constraints:
     model="[^/]+",
     task="[^/]+",
-    method="tf|qe|mc",
+    method=METHOD,
     # a run's folder below its task: the verification method, and for a cross-improvement run its schedule
-    arm=r"(tf|qe|mc)(/[a-z][a-z0-9_]*)?",
+    arm=rf"({METHOD})(/[a-z][a-z0-9_]*)?",
     seed=r"\d+",
     split="train|test",
     t=r"\d+(\.5)?",
-    run=r"[^/]+/[^/]+/(tf|qe|mc)(/[a-z][a-z0-9_]*)?/seed\d+|simulated/[^/]+",
+    run=rf"[^/]+/[^/]+/({METHOD})(/[a-z][a-z0-9_]*)?/seed\d+|simulated/[^/]+",
     name="[^/]+",
 
 

@@ -10,7 +10,7 @@
 #      says what the overlay changes), and checks that every job went through sbatch and the outputs;
 #   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
 #      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions;
-#   3. SVG Table 1's paper config (config/paper/cross.yaml) and Mind the Gap's (config/paper/mtg.yaml)
+#   3. SVG Table 1's paper config (config/paper/cross.yaml) and Mind the Gap's (config/paper/mtg.yaml, mtg_iterative.yaml)
 #      planned through profiles/slurm (dry runs).
 # The daemons are stopped by their recorded pids on exit, failure included.
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
@@ -250,6 +250,8 @@ t=$SECONDS
 # Natural Questions (nq_open) is a local file the user brings: empty stand-ins let the DAG plan
 mkdir -p data/nq_open && touch data/nq_open/train.jsonl data/nq_open/validation.jsonl
 plan_through_slurm config/paper/mtg.yaml gap_generate gap_verify gap_measure gap_tables gap_figures
+# MTG's iterative self-improvement (§5): the loop's rules with rejection-sampling selection
+plan_through_slurm config/paper/mtg_iterative.yaml generate_and_verify select finetune trajectory
 MTG_S=$((SECONDS - t))
 
 section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper dry runs: cross $CROSS_S s, mtg $MTG_S s"

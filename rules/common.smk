@@ -9,6 +9,7 @@ sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the
 
 from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check
 from svgap.loop import cross
+from svgap.loop.bon import MTG_METHODS
 from svgap.paper import CATEGORIES
 
 check(config)
@@ -46,11 +47,16 @@ def arm_of(method, schedule="baseline"):
     return method if schedule == "baseline" else f"{method}/{schedule}"
 
 
-ARM = re.compile(r"(?P<method>tf|qe|mc)(?:/(?P<schedule>[a-z][a-z0-9_]*))?")
+ARM = re.compile(rf"(?P<method>{METHOD})(?:/(?P<schedule>[a-z][a-z0-9_]*))?")
 
 
 def method_of(arm):
     return ARM.fullmatch(arm)["method"]
+
+
+def mtg_methods(w):
+    """The MTG verification the run's generate_and_verify adds to TF, QE and P(correct): its own method."""
+    return [m for m in [method_of(w.arm)] if m in MTG_METHODS]
 
 
 def schedule_of(arm):
@@ -207,6 +213,8 @@ def run_values(w):
         "seed": int(w.seed),
         "n_samples": config["loop"]["n_samples"],
         "sigma": config["verifier"]["sigma"][method_of(w.arm)],
+        "quantile": config["verifier"]["quantile"][method_of(w.arm)],
+        "selection": config["verifier"]["selection"],
         "empty_policy": config["verifier"]["empty_policy"],
         "lr": config["finetune"]["lr"],
         "epochs": T,

@@ -38,7 +38,7 @@ rule chosen_prompts:
     output:
         "results/{model}/{task}/{arm}/seed{seed}/chosen.parquet",
     wildcard_constraints:
-        arm=r"(tf|qe|mc)/[a-z][a-z0-9_]*",
+        arm=rf"({METHOD})/[a-z][a-z0-9_]*",
     params:
         n=lambda w: list(external_counts(w.task, schedule_of(w.arm))),
         task=lambda w: w.task,
@@ -62,7 +62,7 @@ rule score_external:
     output:
         "results/{model}/{task}/{arm}/seed{seed}/epoch{t}/external.parquet",
     wildcard_constraints:
-        arm=r"(tf|qe|mc)/[a-z][a-z0-9_]*",
+        arm=rf"({METHOD})/[a-z][a-z0-9_]*",
     params:
         task=task_params,
         inference=TEACHER_FORCING,

@@ -11,7 +11,8 @@
 
 rule generate_and_verify:
     """N samples per prompt at the solver temperature (NLL from the same pass), then the same model
-    scores every sample: TF, QE and P(correct). Both splits, one model load for both steps."""
+    scores every sample: TF, QE and P(correct), and a run selecting by an MTG method (mc, cot_binary,
+    cot_score, tournament) also that method. Both splits, one model load for both steps."""
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
@@ -26,6 +27,7 @@ rule generate_and_verify:
         temperature=config["loop"]["temperature"],
         top_p=config["loop"]["top_p"],
         verifier={k: config["verifier"][k] for k in VERIFIER_KEYS},
+        mtg_methods=mtg_methods,
         inference=inference_params,
     threads: config["inference"]["threads"]
     log:
@@ -39,8 +41,8 @@ rule generate_and_verify:
 
 
 rule select:
-    """Per split: correctness against the gold answer, the Best-of-N pick of Eq. 4 (score >= sigma,
-    then lowest NLL / length), and U_s, U_v, G, accuracies and verifier diagnostics of the checkpoint.
+    """Per split: correctness against the gold answer, the selection (the Best-of-N pick of Eq. 4: score
+    >= sigma, then lowest NLL / length; or MTG's rejection sampling: every candidate), and U_s, U_v, G, accuracies and verifier diagnostics of the checkpoint.
     In a cross-improvement run the chosen train prompts take their external response instead; the
     checkpoints before its external data enter reuse the baseline's generations (rules/cross.smk)."""
     input:
@@ -57,6 +59,8 @@ rule select:
         task=task_params,
         method=lambda w: method_of(w.arm),
         sigma=lambda w: config["verifier"]["sigma"][method_of(w.arm)],
+        quantile=lambda w: config["verifier"]["quantile"][method_of(w.arm)],
+        selection=config["verifier"]["selection"],
         empty_policy=config["verifier"]["empty_policy"],
     log:
         "results/{model}/{task}/{arm}/seed{seed}/logs/epoch{t}/select.log",

@@ -25,7 +25,9 @@ def test_shipped_configs_validate_and_get_defaults():
         validate(cfg, SCHEMA)
         assert cfg["verifier"]["temperature"] == 0.1  # a default from the schema (SVG Table 3)
         assert cfg["finetune"]["lora_rank"] == 16 and cfg["finetune"]["lora_dropout"] == 0.5
-        assert cfg["verifier"]["sigma"] == {"tf": 0.5, "qe": 0.5, "mc": 0.5}
+        assert cfg["verifier"]["sigma"] == {"tf": 0.5, "qe": 0.5, "p_correct": 0.5, "mc": 0.5, "cot_binary": 1,
+                                            "cot_score": 8, "tournament": 1}
+        assert set(cfg["verifier"]["quantile"].values()) == {None} and cfg["verifier"]["selection"] == "bon"
 
 
 def test_empty_config_is_the_paper_defaults():
@@ -101,6 +103,8 @@ def test_load_merges_overlays_as_snakemake_does_and_fills_defaults(tmp_path):
      "config cross.eta.front: 2 shares for loop.epochs = 3"),
     ({"runs": {"schedules": ["front"]}, "cross": {"eta": {"front": [0.5, 0.2, 0.2]}}},
      "config cross.eta.front: the shares sum to 0.9"),
+    ({"runs": {"schedules": ["early"]}, "verifier": {"selection": "rejection"}},
+     "config verifier.selection: rejection sampling gives a prompt several targets"),
     ({"cross": {"sources": {"gsm8k": {"source": "reference"}}}},
      "config cross.sources: 'gsm8k' is not defined under tasks"),
     ({"cross": {"sources": {"add": {"source": "model", "model": "deepseek"}}}},
@@ -148,3 +152,18 @@ def test_cross_defaults():
     validate(cfg, SCHEMA)
     assert cfg["cross"]["sources"]["add"] == {"source": "model", "model": "smollm2-135m", "missing": "error",
                                               "temperature": 0.7, "max_new_tokens": None}
+
+
+def test_every_selection_method_is_known_to_the_schema_the_rules_and_the_library():
+    """runs.methods, verifier.sigma and verifier.quantile of the schema, the Snakefile's method wildcard and
+    svgap.loop.bon's score columns name the same methods."""
+    from svgap.gap.verify import METHODS
+    from svgap.loop.bon import MTG_METHODS, SCORE_COLUMN
+
+    schema = yaml.safe_load(Path(SCHEMA).read_text())["properties"]
+    enum = schema["runs"]["properties"]["methods"]["items"]["enum"]
+    wildcard = re.search(r'^METHOD = "([^"]+)"', (ROOT / "Snakefile").read_text(), re.M).group(1).split("|")
+    verifier = schema["verifier"]["properties"]
+    assert set(enum) == set(wildcard) == set(SCORE_COLUMN) == set(verifier["sigma"]["properties"])
+    assert set(verifier["quantile"]["properties"]) == set(SCORE_COLUMN)
+    assert set(MTG_METHODS) == set(METHODS) <= set(SCORE_COLUMN)

@@ -1,10 +1,14 @@
 """Mind the Gap's measurement suite (svgap.gap) on crafted cases: the parsers, the tournament, the
 filters and ensembles, the gap and relative gap against hand-computed values, and the config checks."""
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from svgap.gap import filters, measures, parse, tournament
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(("reply", "value"), [
@@ -238,13 +242,16 @@ class ScriptedBackend:
         self.calls = []
 
     def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=(), top_p=1.0):
+        import numpy as np
+
         from svgap.inference.backend import Completion
 
         self.calls.append((len(prompts), n, temperature, top_p))
         out = []
         for p, seed in zip(prompts, seeds, strict=True):
             text = self.tokenizer.decode(p)
-            out.append([Completion(tuple(self.tokenizer.encode(self.reply(text, seed, j))), 1.0, True)
+            first = tuple([-np.log(len(first_token_ids))] * len(first_token_ids))  # uniform over the asked tokens
+            out.append([Completion(tuple(self.tokenizer.encode(self.reply(text, seed, j))), 1.0, True, first)
                         for j in range(n)])
         return out
 
@@ -317,6 +324,43 @@ def test_verify_leaves_the_methods_not_asked_for_null():
     assert scores["mc"].null_count() == 0
     assert all(scores[c].null_count() == 2 for c in ("cot_binary", "cot_score", "tournament"))
     assert matches.height == 0 and repeats.height == 0
+
+
+def test_the_loop_verifies_with_the_runs_mtg_method():
+    """A run selecting by CoT-Binary (svgap.loop.verification with `mtg_methods`) gets that method's scores
+    in its verify table next to TF, QE and P(correct), at the loop verifier's temperature and top-p; the
+    other MTG columns stay null, and the table has every verify column."""
+    from helpers import verifier_params
+
+    from svgap import tables
+    from svgap.columns import COLUMNS
+    from svgap.config import load as load_config
+    from svgap.loop.verification import verify_samples
+    from svgap.tasks import make_task
+
+    def reply(text, seed, j):
+        last = text.rsplit("Question:", 1)[-1]
+        if "Correctness" in last:
+            return f"Correctness: <{'correct' if 'right' in last.split('Attempted solution:')[-1] else 'incorrect'}>"
+        return "True"  # the TF and QE replies
+
+    config = load_config(root=ROOT)
+    verifier = {**verifier_params(config), "temperature": 0.3, "top_p": 0.8}
+    data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["What is 1 + 1?", "What is 2 + 2?"]})}
+    gens = tables.with_split({"train": pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0],
+                                                     "text": ["right", "wrong", "right"]})})
+    tokenizer = WordTokenizer()
+    backend = ScriptedBackend(reply, tokenizer)
+    table = verify_samples(({"chat_template": False}, tokenizer, backend), make_task("arithmetic"), data, gens,
+                           verifier=verifier, seed=0, t=1, where="test", mtg_methods=("cot_binary",))
+    assert set(COLUMNS["verify"]) <= set(table.columns)
+    assert table["cot_binary"].to_list() == [1.0, 0.0, 1.0] and table["cot_binary_parsed"].all()
+    assert table["tf_score"].to_list() == [1.0, 1.0, 1.0]
+    assert all(table[c].null_count() == 3 for c in ("mc", "cot_score", "tournament"))
+    assert {(t, p) for _, _, t, p in backend.calls} == {(0.3, 0.8)}
+    plain = verify_samples(({"chat_template": False}, tokenizer, backend), make_task("arithmetic"), data, gens,
+                           verifier=verifier, seed=0, t=1, where="test")
+    assert plain["cot_binary"].null_count() == 3 and plain.columns == table.columns
 
 
 def test_tournament_shots_alternate_the_position_of_the_correct_response():

@@ -67,3 +67,48 @@ def test_the_tables_follow_from_the_per_response_tables(gap):
         assert (gap / "add" / f"{name}.png").stat().st_size > 0, name
     position = pl.read_parquet(gap / "add" / "position.parquet")
     assert position.filter(pl.col("round") == "all")["first_wins"].is_between(0, 1).all()
+
+
+# MTG's iterative self-improvement (§5, Algorithm 1) on the loop's DAG: a run that verifies by CoT-Binary
+# and fine-tunes on every kept response (rejection sampling), one epoch, on the CI config's task
+MTG_LOOP = {"runs": {"methods": ["cot_binary"], "simulated": False},
+            "loop": {"epochs": 1, "checkpoints_per_epoch": 1},
+            "verifier": {"selection": "rejection", "max_new_tokens": 8},
+            "gap": {"models": []}, "inference": {"threads": 2}}
+RUN = "results/smollm2-135m/add/cot_binary/seed0"
+
+
+@pytest.fixture(scope="module")
+def mtg_loop(ci_run, tmp_path_factory):
+    """A clone with the CI run's converted model, the run above made: its folder."""
+    import yaml
+    from helpers import clone, snakemake
+
+    workdir = clone(tmp_path_factory.mktemp("mtg_loop") / "wf", models_from=ci_run)
+    (workdir / "config" / "mtg-loop-ci.yaml").write_text(yaml.safe_dump(MTG_LOOP))
+    done = snakemake(workdir, "--cores", "2", f"{RUN}/trajectory.parquet",
+                     configfile=["config/ci.yaml", "config/mtg-loop-ci.yaml"])
+    assert done.returncode == 0, done.stderr[-5000:]
+    return workdir / RUN
+
+
+def test_the_loop_selects_by_cot_binary_and_trains_on_every_kept_response(mtg_loop):
+    verify = tables.read(mtg_loop / "epoch0" / "verify.parquet", "verify")
+    assert verify["cot_binary"].null_count() == 0 and set(verify["cot_binary"]) <= {0.0, 1.0}
+    assert all(verify[c].null_count() == verify.height for c in ("mc", "cot_score", "tournament"))
+    picks = tables.read(mtg_loop / "epoch0" / "picks.parquet", "picks").filter(pl.col("split") == "train")
+    per_prompt = picks.group_by("prompt_id").agg(pl.len(), pl.col("n_candidates").first(), pl.col("fallback").all())
+    # every candidate is a target; a prompt without one falls back to all N = 2 (ci.yaml: empty_policy all)
+    expected = pl.when(pl.col("n_candidates") > 0).then(pl.col("n_candidates")).otherwise(2)
+    assert (per_prompt["len"] == per_prompt.select(expected).to_series()).all()
+    assert (picks.filter(~pl.col("fallback"))["score"] == 1.0).all()
+    log = pl.read_parquet(mtg_loop / "epoch1" / "adapter" / "train_log.parquet")
+    assert log["n_sequences"].sum() == picks.height  # one pass over every target
+    metrics = tables.read(mtg_loop / "epoch0" / "metrics.parquet", "metrics").filter(pl.col("split") == "train")
+    row = metrics.row(0, named=True)
+    assert row["n_targets"] == picks.height and row["n_paired"] == 6
+    assert row["U_v"] == pytest.approx(picks["nll"].mean())
+    trajectory = tables.read(mtg_loop / "trajectory.parquet", "trajectory")
+    assert trajectory["t"].unique().sort().to_list() == [0.0, 1.0]
+    assert set(trajectory["selection"]) == {"rejection"} and set(trajectory["method"]) == {"cot_binary"}
+    assert trajectory["gv_gap"].is_finite().all()

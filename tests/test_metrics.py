@@ -32,7 +32,7 @@ def samples():
 def run(policy):
     s = samples()
     picks = best_of_n(s.select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")), 0.5, policy)
-    return compute(s, picks, "tf_score", 0.5)
+    return compute(s, picks, "tf_score", 0.5, policy)
 
 
 def test_u_s_is_over_every_prompt_and_u_v_over_the_prompts_with_a_pick():
@@ -109,3 +109,27 @@ def test_metrics_are_bitwise_independent_of_row_order():
         assert shuffled.keys() == reference.keys()
         for key, value in reference.items():
             assert value == shuffled[key] or (math.isnan(value) and math.isnan(shuffled[key])), key
+
+
+def test_rejection_sampling_measures_every_target():
+    """Under rejection sampling U_v averages all kept responses (each a finetune target): prompt a keeps
+    sample 1, c keeps samples 0 and 1; b keeps nothing (skip)."""
+    s = samples()
+    picks = best_of_n(s.select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")), 0.5,
+                      "skip", selection="rejection")
+    m = compute(s, picks, "tf_score", 0.5)
+    assert m["n_targets"] == 3 and m["n_paired"] == 2 and m["n_empty"] == 1
+    assert m["U_v"] == pytest.approx((2.0 + 4.0 + 1.0) / 3)
+    assert m["U_v_tok"] == pytest.approx((1.0 + 1.0 + 1.0) / 3)
+    assert m["acc_v"] == 1.0 and m["len_v"] == pytest.approx((2 + 4 + 1) / 3)
+    assert m["U_s_paired"] == pytest.approx((6.0 + 4.0) / 2)
+
+
+def test_gv_gap_by_hand():
+    """MTG Def. 2.1 and 2.2 of the TF filter: a keeps its correct sample 1 (acc 1/2 -> 1, gap 1/2, relative
+    gap (1/2) / (1/2) = 1); c keeps both (acc 1, gap 0, relative 0 since every sample is correct); b keeps
+    nothing: left out under `skip`, its whole set (gap 0) under `all`."""
+    skip, every = run("skip"), run("all")
+    assert skip["gv_gap"] == pytest.approx(0.25) and skip["gv_gap_rel"] == pytest.approx(0.5)
+    assert skip["gv_gap_se"] == pytest.approx(np.std([0.5, 0.0], ddof=1) / math.sqrt(2))
+    assert every["gv_gap"] == pytest.approx(0.5 / 3) and every["gv_gap_rel"] == pytest.approx(1 / 3)

@@ -13,7 +13,8 @@ from helpers import ROOT, clone, names, planned
 from svgap.config import load as load_config
 
 PAPER = sorted((ROOT / "config" / "paper").glob("*.yaml"))
-SVG_PAPER = [p for p in PAPER if p.stem != "mtg"]  # mtg.yaml is Mind the Gap's: no self-improvement runs
+MTG_PAPER = ("mtg", "mtg_iterative")  # Mind the Gap's: the gap study, and its iterative self-improvement (§5)
+SVG_PAPER = [p for p in PAPER if p.stem not in MTG_PAPER]
 MODELS = {"phi-4-mini": "microsoft/Phi-4-mini-instruct", "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
           "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct"}
 # SVG §4, Figs. 10-17: these four self-improve; Llama-3.1-8B appears only in the sample-size study (Fig. 18)
@@ -30,7 +31,7 @@ def merged(path: Path) -> dict:
 
 
 def test_the_paper_configs_are_there():
-    assert {p.stem for p in PAPER} == {"all", "cross", "math", "mtg", "prontoqa_mbpp"}
+    assert {p.stem for p in PAPER} == {"all", "cross", "math", "mtg", "mtg_iterative", "prontoqa_mbpp"}
 
 
 @pytest.mark.parametrize("path", SVG_PAPER, ids=lambda p: p.stem)
@@ -162,3 +163,30 @@ def test_the_mtg_paper_config_plans_one_sampling_and_verification_per_model_and_
                 f"results/gap/{task}/tournament.png", f"results/gap/{task}/position.csv"} <= out
     assert not names(out, "variance.png")  # repeats are off in the paper's main grid
     assert not names(out, "/seed0/")  # no self-improvement runs
+
+
+def test_the_mtg_iterative_config_is_section_5s_setup():
+    """MTG §5 / App. F: the Qwen-1.5 family on GSM8K, CoT-Binary and MC top 0.7, rejection sampling,
+    MTG's sampling for generation and verification, lr 1e-6 and minibatch 64."""
+    config = merged(ROOT / "config" / "paper" / "mtg_iterative.yaml")
+    runs = config["runs"]
+    assert runs["models"] == ["qwen1.5-0.5b", "qwen1.5-1.8b", "qwen1.5-4b", "qwen1.5-7b", "qwen1.5-14b"]
+    assert all(config["models"][m]["id"].startswith("Qwen/Qwen1.5-") for m in runs["models"])
+    assert runs["tasks"] == ["gsm8k"] and runs["methods"] == ["cot_binary", "mc"]
+    v, loop = config["verifier"], config["loop"]
+    assert v["selection"] == "rejection" and v["sigma"]["cot_binary"] == 1 and v["quantile"]["mc"] == 0.7
+    assert v["quantile"]["cot_binary"] is None
+    assert (loop["temperature"], loop["top_p"], v["temperature"], v["top_p"]) == (0.7, 0.9, 0.7, 0.9)
+    assert (config["finetune"]["lr"], config["finetune"]["batch_size"]) == (1e-6, 64)
+
+
+def test_the_mtg_iterative_config_plans_its_rounds(tmp_path):
+    """Every model x method runs T = 4 rounds: a generate-and-verify job per checkpoint 0..4, a finetune
+    per round, and no gap study."""
+    workdir = clone(tmp_path / "wf")
+    out = planned(workdir, configfile="config/paper/mtg_iterative.yaml")
+    verify = names(out, "results/qwen1.5-", "/verify.parquet")
+    assert len(verify) == 5 * 2 * 5
+    assert "results/qwen1.5-7b/gsm8k/mc/seed0/epoch4/verify.parquet" in verify
+    assert len(names(out, "results/qwen1.5-", "/adapter")) == 5 * 2 * 4
+    assert not names(out, "results/gap/")

@@ -7,16 +7,35 @@ svgap, so every other module can import it.
 
 SPLIT = "train or test: every table of a task or checkpoint holds both splits"
 
+# MTG's verification scores (svgap.gap.verify), in the gap study's tables and, for a run selecting by an
+# MTG method, in the loop's verify table (null for the methods not run)
+GAP_SCORE_COLUMNS: dict[str, str] = {
+    "prompt_id": "prompt id",
+    "sample": "sample index",
+    "mc": "MTG MC: P(Correct) / (P(Correct) + P(Incorrect)) from the next-token logits after MTG's MC prompt "
+          "(null: method not run)",
+    "cot_binary": "CoT-Binary: 1 for a last verdict <correct>, 0 for <incorrect> or none",
+    "cot_binary_parsed": "the CoT-Binary reply held a verdict",
+    "cot_binary_reply": "the CoT-Binary reply",
+    "cot_score": "CoT-Score: the last 'Score: n' (1..10); 1 if none",
+    "cot_score_parsed": "the CoT-Score reply held a score in 1..10",
+    "cot_score_reply": "the CoT-Score reply",
+    "tournament": "rounds of the single-elimination tournament the response survived (0: lost its first match)",
+}
+
 METRIC_COLUMNS: dict[str, str] = {
     "split": "train or test",
     "t": "checkpoint in epochs: the model after t rounds of self-improvement (0 = base model; t + 0.5 = halfway "
          "through the finetuning of epoch t + 1, with loop.checkpoints_per_epoch = 2)",
     "n_prompts": "prompts in the split (the n of U_s, Eq. 5)",
-    "n_empty": "prompts with no candidate at or above sigma",
-    "n_paired": "prompts with a Best-of-N pick (the n of U_v)",
+    "n_empty": "prompts with no candidate at or above the threshold (sigma, or the per-prompt quantile)",
+    "n_paired": "prompts with a pick (a training target)",
+    "n_targets": "training targets, the n of U_v: one per prompt with a pick under bon selection, every "
+                 "candidate under rejection sampling",
     "U_s": "solver uncertainty (Eq. 5): mean total NLL of sample 0 over every prompt",
-    "U_v": "verifier uncertainty: mean total NLL of the Best-of-N pick over the prompts with a pick (of the "
-           "training target, external responses included, in a cross-improvement run: U_v^c)",
+    "U_v": "verifier uncertainty: mean total NLL of the training targets (the Best-of-N picks, one per prompt "
+           "with a pick; every kept response under rejection sampling; external responses included in a "
+           "cross-improvement run: U_v^c)",
     "G": "gap U_s - U_v (Eq. 6)",
     "U_s_tok": "mean per-token NLL of sample 0 over every prompt",
     "U_v_tok": "mean per-token NLL of the pick",
@@ -41,18 +60,26 @@ METRIC_COLUMNS: dict[str, str] = {
     "qe_parse_rate": "QE replies with a score in range",
     "auc_tf": "AUROC of the TF score against correctness over all samples",
     "auc_qe": "AUROC of the QE score against correctness",
-    "auc_mc": "AUROC of P(correct) against correctness",
-    "candidate_rate": "samples with score >= sigma",
-    "candidate_acc": "accuracy of samples with score >= sigma",
+    "auc_p_correct": "AUROC of P(correct) after the TF prompt against correctness",
+    "auc_select": "AUROC of the selection method's score against correctness",
+    "candidate_rate": "samples that pass the threshold",
+    "candidate_acc": "accuracy of the samples that pass the threshold",
+    "gv_gap": "MTG's generation-verification gap of the selection filter (Def. 2.1): per prompt, accuracy of the "
+              "eligible responses minus that of all N, mean over the prompts with eligible responses",
+    "gv_gap_se": "standard error of gv_gap over prompts",
+    "gv_gap_rel": "MTG's relative gap (Def. 2.2): per prompt gap / (1 - accuracy), 0 where every sample is "
+                  "correct, mean over the same prompts",
 }
 
 RUN_COLUMNS: dict[str, str] = {
     "model": "model name (config key)",
     "task": "task name (config key)",
-    "method": "verification method used for selection: tf, qe or mc",
+    "method": "verification method used for selection (svgap.loop.bon.SCORE_COLUMN)",
     "seed": "run seed",
     "n_samples": "N, samples per prompt",
     "sigma": "verifier threshold",
+    "quantile": "per-prompt quantile threshold of the method (MTG's top q), null when sigma applies",
+    "selection": "bon (SVG Eq. 4, one pick per prompt) or rejection (MTG, every candidate)",
     "empty_policy": "policy for prompts with no candidate",
     "lr": "finetune learning rate",
     "epochs": "T, self-improvement epochs",
@@ -102,6 +129,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "qe_score": "QE score in [0, 1]: rating / qe_scale, 0 if unparsed",
         "qe_parsed": "the QE reply held a rating within the scale",
         "p_correct": "P(correct) from the next-token logits after the TF prompt",
+        **{k: v for k, v in GAP_SCORE_COLUMNS.items() if k not in ("prompt_id", "sample")},
     },
     "grades": {
         "split": SPLIT,
@@ -308,19 +336,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "U_s_T_exact": "final U_s of the exact iteration (Eqs. 41-43) with the fitted dynamics and gamma",
         "U_s_T_approx": "final U_s of Prop. 5.1's approximation (Eq. 17)",
     },
-    "gap_scores": {
-        "prompt_id": "prompt id",
-        "sample": "sample index",
-        "mc": "MTG MC: P(Correct) / (P(Correct) + P(Incorrect)) from the next-token logits after MTG's MC prompt "
-              "(null: method not run)",
-        "cot_binary": "CoT-Binary: 1 for a last verdict <correct>, 0 for <incorrect> or none",
-        "cot_binary_parsed": "the CoT-Binary reply held a verdict",
-        "cot_binary_reply": "the CoT-Binary reply",
-        "cot_score": "CoT-Score: the last 'Score: n' (1..10); 1 if none",
-        "cot_score_parsed": "the CoT-Score reply held a score in 1..10",
-        "cot_score_reply": "the CoT-Score reply",
-        "tournament": "rounds of the single-elimination tournament the response survived (0: lost its first match)",
-    },
+    "gap_scores": GAP_SCORE_COLUMNS,
     "gap_matches": {
         "prompt_id": "prompt id",
         "round": "tournament round, from 1",

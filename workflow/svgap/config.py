@@ -31,7 +31,7 @@ TEMPLATE_KEYS = ("tf_template", "qe_template")
 # empty_policy are select's), and per backend the `inference` keys that backend uses (`threads` is the
 # job's thread count, not a setting of its results), so tuning one backend reruns none of the other's jobs.
 VERIFIER_KEYS = ("temperature", "top_p", "max_new_tokens", "tf_template", "qe_template", "correct_words",
-                 "incorrect_words", "qe_scale")
+                 "incorrect_words", "qe_scale", "tournament_rounds")
 INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
                   "vllm": ("device", "dtype", "vllm")}
 
@@ -56,6 +56,10 @@ def check(config: dict) -> None:
     for key in TEMPLATE_KEYS:
         check_template(key, config["verifier"][key])
     cross = config["cross"]
+    if config["verifier"]["selection"] == "rejection" and config["runs"]["schedules"]:
+        raise ValueError("config verifier.selection: rejection sampling gives a prompt several targets, while a "
+                         "cross-improvement run (runs.schedules) gives a chosen prompt one external target in place "
+                         "of its pick; run the schedules with selection: bon")
     for name in config["runs"]["schedules"]:
         if name not in ("early", "uniform", "late") and name not in cross["eta"]:
             raise ValueError(f"config runs.schedules: {name!r} is neither early, uniform, late nor defined under "

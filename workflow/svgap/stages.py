@@ -57,10 +57,11 @@ def base_model(descriptor, weights, *, name: str, spec: dict) -> None:
 
 def generate_and_verify(*, model, adapter, data, generations, verify, task: dict, n_samples: int,
                         max_new_tokens: int, temperature: float, verifier: dict, inference: dict, seed: int,
-                        t: float, top_p: float = 1.0, threads: int = 1) -> None:
+                        t: float, top_p: float = 1.0, mtg_methods: tuple[str, ...] = (), threads: int = 1) -> None:
     """Rule `generate_and_verify`: the model of checkpoint t (base `model` + `adapter`, None at t = 0) at
     work on both splits: N samples per prompt (the generations table), then the same model's TF, QE and
-    P(correct) of every sample (the verify table). One model load (one vLLM engine start) for both."""
+    P(correct) of every sample, and the `mtg_methods` scores (the verify table). One model load (one
+    vLLM engine start) for both."""
     from svgap.inference.backend import load_backend
     from svgap.loop.sampling import generate
     from svgap.loop.verification import verify_samples
@@ -72,13 +73,15 @@ def generate_and_verify(*, model, adapter, data, generations, verify, task: dict
                     temperature=temperature, top_p=top_p, seed=seed, t=t)
     tables.write(gens, generations)
     tables.write(verify_samples(loaded, the_task, prompts, gens, verifier=verifier, seed=seed, t=t,
-                                where=str(generations)), verify)
+                                where=str(generations), mtg_methods=tuple(mtg_methods)), verify)
 
 
 def select(*, data, generations, verify, grades, picks, metrics, task: dict, method: str, sigma: float,
-           empty_policy: str, t: float, external=None, chosen_table=None) -> None:
-    """Rule `select`: one checkpoint's table work, split by split: the grades, the Best-of-N picks of
-    `method` at `sigma` (Eq. 4) and the metrics rows (Eqs. 5-6). In a cross-improvement run
+           empty_policy: str, t: float, quantile: float | None = None, selection: str = "bon", external=None,
+           chosen_table=None) -> None:
+    """Rule `select`: one checkpoint's table work, split by split: the grades, the targets `selection`
+    chooses by `method`'s score at `sigma` or its per-prompt `quantile` (svgap.loop.bon: the Best-of-N
+    pick of Eq. 4, or MTG's rejection sampling) and the metrics rows (Eqs. 5-6). In a cross-improvement run
     (`external`: the checkpoint's scored external responses, `chosen_table`: the chosen prompts) the
     train prompts chosen by epoch floor(t) + 1 take their external response as the pick (SVG §5)."""
     the_task = make_task(task["kind"], task.get("options"))
@@ -91,11 +94,13 @@ def select(*, data, generations, verify, grades, picks, metrics, task: dict, met
             raise ValueError(f"{generations}: the {split} split is missing from {data} or {verify}")
         graded[split] = grading.grade(the_task, prompts[split], gens)
         joined = grading.samples(gens, scores[split], graded[split], f"{generations} ({split})")
-        chosen[split] = bon.picks(joined, method=method, sigma=sigma, empty_policy=empty_policy)
+        chosen[split] = bon.picks(joined, method=method, sigma=sigma, empty_policy=empty_policy, quantile=quantile,
+                                  selection=selection)
         if external and split == "train":
             now = cross.external_at(tables.read(chosen_table, "chosen"), t)
             chosen[split] = cross.substitute(chosen[split], tables.read(external, "external_scores"), now)
-        rows.append(metrics_row(joined, chosen[split], method=method, sigma=sigma, split=split, t=t))
+        rows.append(metrics_row(joined, chosen[split], method=method, sigma=sigma, split=split, t=t,
+                                empty_policy=empty_policy, quantile=quantile))
     tables.write(with_split(graded), grades)
     tables.write(with_split(chosen), picks)
     tables.write(pl.concat(rows), metrics)
@@ -161,7 +166,8 @@ def finetune(*, model, adapter, picks, out, half=None, spec: dict, device: str, 
 
     _, tokenizer, base = models.load(model, None, device, dtype, threads)
     rows = tables.read(picks, "picks").filter(pl.col("split") == "train").drop("split").drop_nulls("token_ids")
-    log.info("finetuning epoch %d -> %d on %d picks, from %s", t - 1, t, rows.height,
+    log.info("finetuning epoch %d -> %d on %d picks of %d prompts, from %s", t - 1, t, rows.height,
+             rows["prompt_id"].n_unique(),
              f"the adapter {adapter}" if adapter else "the base model")
     history = train(base, rows, FinetuneSpec.from_config(spec), Path(adapter) if adapter else None, Path(out),
                     stable_seed(seed, "finetune", t - 1), tokenizer.pad_token_id, Path(half) if half else None)

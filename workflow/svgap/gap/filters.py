@@ -39,10 +39,15 @@ class Filter:
 
     def keep(self) -> pl.Expr:
         """True for a kept response, over a table with one row per (prompt_id, sample) and a column per method."""
-        score = pl.col(self.method)
-        if self.threshold is not None:
-            return score >= self.threshold
-        return score >= score.quantile(self.quantile, interpolation="linear").over("prompt_id")
+        return passes(pl.col(self.method), threshold=self.threshold, quantile=self.quantile)
+
+
+def passes(score: pl.Expr, *, threshold: float | None = None, quantile: float | None = None) -> pl.Expr:
+    """score >= the global `threshold`, or >= the `quantile` of the prompt's own scores ("top n"), over a
+    table with one row per (prompt_id, sample). Also the loop's candidate rule (svgap.loop.bon)."""
+    if quantile is not None:
+        return score >= score.quantile(quantile, interpolation="linear").over("prompt_id")
+    return score >= threshold
 
 
 def parse(filters: dict[str, dict], ensembles: dict[str, list[str]]) -> dict[str, list[Filter]]:

@@ -10,6 +10,16 @@ candidate set is not empty: U_v and its forms (U_v_tok, acc_v, len_v) average ov
 have one (every prompt under `empty_policy: all`, where G is also the mean per-prompt gap of Eq. 6).
 `U_s_paired` is the solver over the prompts with a pick, for the paired form of the gap.
 
+Under MTG's rejection-sampling selection (svgap.loop.bon) a prompt has as many targets as candidates:
+U_v and its forms are then means over the targets, each weighted equally, as in the finetune loss
+(L_t(f) = U_v(t) stays an identity); `n_targets` counts them, `n_paired` the prompts that have any.
+
+MTG's generation-verification gap of the checkpoint's filter (Def. 2.1, svgap.gap.measures) is
+`gv_gap`: per prompt, the accuracy of its eligible responses (the candidates, or all N under the `all`
+policy) minus that of all N, averaged over the prompts with eligible responses, with its standard
+error over prompts; `gv_gap_rel` is Def. 2.2's relative gap. It is the same for `bon` and
+`rejection`: it measures the filter, not the pick.
+
 In a cross-improvement run (svgap.loop.cross) external responses replace some train picks: U_v and
 its forms are then measured on the mixed picks (the paper's U_v^c, Eq. 12), and `U_v_bon`,
 `U_v_bon_tok`, `acc_v_bon` keep the self-verifier's own picks; without external data the two agree.
@@ -30,7 +40,8 @@ import polars as pl
 from scipy.stats import mannwhitneyu
 
 from svgap.columns import METRIC_COLUMNS
-from svgap.loop.bon import SCORE_COLUMN
+from svgap.gap import measures
+from svgap.loop.bon import SCORE_COLUMN, eligible
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +69,25 @@ def targets(picks: pl.DataFrame, bon: pl.DataFrame) -> pl.DataFrame:
             .select("prompt_id", "nll", "nll_tok", "length", "correct", "source").sort("prompt_id"))
 
 
-def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float) -> dict:
+def gv_gap(samples: pl.DataFrame, score: str, sigma: float, empty_policy: str,
+           quantile: float | None = None) -> dict:
+    """MTG's gap and relative gap of the selection filter (fractions), with the gap's standard error."""
+    flagged = eligible(samples.with_columns(score=pl.col(score)), sigma, empty_policy, quantile)
+    summary = measures.summary(measures.per_prompt(flagged, ["eligible"]), "skip").row(0, named=True)
+    def value(key: str) -> float:  # null: no prompt has eligible responses, or one prompt (no error)
+        return math.nan if summary[key] is None else float(summary[key])
+    return {"gv_gap": value("gap"), "gv_gap_se": value("gap_se"), "gv_gap_rel": value("rel_gap")}
+
+
+def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float, empty_policy: str = "skip",
+            quantile: float | None = None) -> dict:
     """The metric row of one (split, epoch).
 
     samples: one row per (prompt_id, sample) with nll, length, finished, text, correct,
-             tf_score, tf_parsed, qe_score, qe_parsed, p_correct.
-    picks:   the Best-of-N table (prompt_id, sample, n_candidates).
-    score:   the column the run selects with (tf_score, qe_score or p_correct).
+             tf_score, tf_parsed, qe_score, qe_parsed, p_correct and the selection's `score` column.
+    picks:   the targets (svgap.loop.bon: prompt_id, sample, n_candidates; one row or more per prompt).
+    score:   the column the run selects with (svgap.loop.bon.SCORE_COLUMN), `sigma` / `quantile`
+             its threshold and `empty_policy` the empty-set rule, as the selection used them.
     """
     # One canonical row order, so that every float sum below adds in the same order whatever order
     # the stages wrote rows in (polars group_by alone returns groups in a thread-dependent order).
@@ -77,11 +100,13 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
     chosen = targets(picks, bon)
     paired = solver.filter(pl.col("prompt_id").is_in(chosen["prompt_id"].implode()))  # U_s_paired only
     correct = samples["correct"].to_numpy()
-    candidates = samples.filter(pl.col(score) >= sigma)
+    candidates = eligible(samples.with_columns(score=pl.col(score)), sigma, empty_policy, quantile).filter(
+        pl.col("candidate"))
     row = {
         "n_prompts": solver.height,
-        "n_empty": int((picks["n_candidates"] == 0).sum()),
-        "n_paired": chosen.height,
+        "n_empty": int((picks.unique("prompt_id")["n_candidates"] == 0).sum()),
+        "n_paired": chosen["prompt_id"].n_unique(),
+        "n_targets": chosen.height,
         "U_s": _mean(solver["nll"]),
         "U_v": _mean(chosen["nll"]),
         "U_s_tok": _mean(solver["nll_tok"]),
@@ -106,19 +131,22 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
         "qe_parse_rate": _mean(samples["qe_parsed"]),
         "auc_tf": auroc(samples["tf_score"].to_numpy(), correct),
         "auc_qe": auroc(samples["qe_score"].to_numpy(), correct),
-        "auc_mc": auroc(samples["p_correct"].to_numpy(), correct),
+        "auc_p_correct": auroc(samples["p_correct"].to_numpy(), correct),
+        "auc_select": auroc(samples[score].to_numpy(), correct),
         "candidate_rate": candidates.height / samples.height if samples.height else float("nan"),
         "candidate_acc": _mean(candidates["correct"]),
+        **gv_gap(samples, score, sigma, empty_policy, quantile),
     }
     row["G"] = row["U_s"] - row["U_v"]
     row["G_tok"] = row["U_s_tok"] - row["U_v_tok"]
     return row
 
 
-def row(samples: pl.DataFrame, picks: pl.DataFrame, *, method: str, sigma: float, split: str,
-        t: float) -> pl.DataFrame:
+def row(samples: pl.DataFrame, picks: pl.DataFrame, *, method: str, sigma: float, split: str, t: float,
+        empty_policy: str = "skip", quantile: float | None = None) -> pl.DataFrame:
     """The metrics table row of one (split, t), its columns in `svgap.columns.METRIC_COLUMNS` order."""
-    values = compute(samples, picks, SCORE_COLUMN[method], sigma)
-    log.info("%s t=%g: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f", split, t, values["U_s"], values["U_v"],
-             values["G"], values["acc_s"], values["acc_v"])
+    values = compute(samples, picks, SCORE_COLUMN[method], sigma, empty_policy, quantile)
+    log.info("%s t=%g: U_s %.3f U_v %.3f G %.3f acc_s %.3f acc_v %.3f, MTG gap %.3f (%d targets)", split, t,
+             values["U_s"], values["U_v"], values["G"], values["acc_s"], values["acc_v"], values["gv_gap"],
+             values["n_targets"])
     return pl.DataFrame([{"split": split, "t": float(t), **values}]).select(list(METRIC_COLUMNS))

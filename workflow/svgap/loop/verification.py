@@ -10,6 +10,11 @@ Three scores per response, all in [0, 1]:
 - MC (P("correct"), MTG §3): from the next-token distribution after the TF prompt, with no decoding:
   P(correct words) / (P(correct words) + P(incorrect words)), the first token of each word counted.
 
+A run that selects by one of Mind the Gap's methods (MC, CoT-Binary, CoT-Score, Tournament) also
+gets that method's scores, from `svgap.gap.verify` with the loop's verifier temperature, top-p and
+reply length, the task's worked examples shown (as for TF and QE) and `tournament_rounds` rounds; the
+other MTG columns of the verify table stay null.
+
 Malformed verifier output follows one documented rule: a TF reply with no verdict word, or a QE reply
 with no number in 0..qe_scale, scores 0 (a response the verifier does not vouch for is not trusted)
 and is counted (`tf_parsed` / `qe_parsed` false), never an error.
@@ -145,8 +150,9 @@ def p_correct(first_logprobs: np.ndarray, n_yes: int) -> np.ndarray:
 
 
 def verify_samples(loaded, task, data: Mapping[str, pl.DataFrame], gens: pl.DataFrame, *, verifier: dict,
-                   seed: int, t: float, where: str) -> pl.DataFrame:
-    """The verify table: TF, QE and P(correct) of every sample of a generations table.
+                   seed: int, t: float, where: str, mtg_methods: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The verify table: TF, QE and P(correct) of every sample of a generations table, and the scores of
+    `mtg_methods` (svgap.gap.verify; null columns for the MTG methods not asked for).
 
     `loaded` is what `svgap.inference.backend.load_backend` returns (the model that sampled `gens`),
     `task` a `svgap.tasks.Task`, `data` the data table by split, `verifier` the config's verifier
@@ -164,7 +170,26 @@ def verify_samples(loaded, task, data: Mapping[str, pl.DataFrame], gens: pl.Data
             raise ValueError(f"{where}: {split} prompt ids not in the {split} split of the data table")
     return with_split({split: _verify_split(backend, tokenizer, desc["chat_template"], spec, task.verifier_shots,
                                             split_gens, verifier, seed, split, t)
+                       .join(_mtg_scores(loaded, task, split_gens, verifier, mtg_methods, seed, split, t, where),
+                             on=["prompt_id", "sample"], how="left")
                        for split, split_gens in questions.items()})
+
+
+def _mtg_scores(loaded, task, gens: pl.DataFrame, verifier: dict, methods: tuple[str, ...], seed: int, split: str,
+                t: float, where: str) -> pl.DataFrame:
+    """The MTG score columns of one split's generations (`gens` with each sample's prompt joined)."""
+    from svgap.gap import verify as mtg
+
+    if not methods:
+        return gens.select("prompt_id", "sample").with_columns(
+            [pl.lit(None, dtype=dtype).alias(name) for name, dtype in mtg.SCORE_SCHEMA.items()
+             if name not in ("prompt_id", "sample")])
+    spec = mtg.Spec(tuple(methods), float(verifier["temperature"]), float(verifier.get("top_p", 1.0)),
+                    int(verifier["max_new_tokens"]), True, int(verifier.get("tournament_rounds", 0)), 0, 0)
+    scores, matches, _ = mtg.verify(loaded, task, gens.select("prompt_id", "prompt").unique("prompt_id"),
+                                    gens.drop("prompt"), spec, stable_seed(seed, "verify-mtg", split, t), where)
+    log.info("%s: MTG %s scored (%d tournament matches)", split, ", ".join(methods), matches.height)
+    return scores
 
 
 def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
