@@ -40,6 +40,7 @@ include: "rules/loop.smk"
 include: "rules/cross.smk"
 include: "rules/gap.smk"
 include: "rules/trajectory.smk"
+include: "rules/evaluation.smk"
 include: "rules/analysis.smk"
 include: "rules/index.smk"
 

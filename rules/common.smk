@@ -7,7 +7,8 @@ import sys
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the checks and the paper index
 
-from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check
+from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check, pass_at_k_checkpoints
+from svgap.evaluation.passk import default_ks as pass_at_k_ks
 from svgap.loop import cross
 from svgap.loop.bon import MTG_METHODS
 from svgap.paper import CATEGORIES
@@ -295,7 +296,7 @@ def get_all_of(name):
 def get_index_inputs():
     """Every file the index lists: the run's figures and tables (the index is made last)."""
     return (get_final_outputs() + get_analysis_outputs() + get_settings_outputs() + get_cross_outputs()
-            + get_gap_outputs())
+            + get_gap_outputs() + get_evaluation_outputs())
 
 
 def simulation_params(w):
@@ -405,4 +406,28 @@ def get_gap_outputs():
         out += [f"results/gap/{task}/{name}.{ext}" for name in gap_figure_names() for ext in ("png", "pdf")]
         out += [f"results/gap/{task}/correlation.csv"]
         out += [f"results/gap/{task}/position.csv"] if "tournament" in GAP_METHODS else []
+    return out
+
+
+# ---- evaluations over the runs (rules/evaluation.smk) ----
+PASS_AT_K_T = pass_at_k_checkpoints(config)
+PASS_AT_K_K = config["evaluation"]["pass_at_k"]["k"] or pass_at_k_ks(config["loop"]["n_samples"])
+
+
+def get_pass_at_k_grades(w):
+    """The grades tables of the run's pass@k checkpoints."""
+    return [f"results/{w.model}/{w.task}/{w.arm}/seed{w.seed}/epoch{t:g}/grades.parquet" for t in PASS_AT_K_T]
+
+
+def get_task_trajectories(w):
+    """The trajectories of every self-improvement run (baseline) of a task: MTG Fig. 4's rounds."""
+    return [f"{run_dir(**run)}/trajectory.parquet" for run in runs() if run["task"] == w.task]
+
+
+def get_evaluation_outputs():
+    out = []
+    for run in runs():
+        out += [f"{run_dir(**run)}/pass_at_k.{ext}" for ext in ("csv", "png", "pdf")]
+    for task in dict.fromkeys(run["task"] for run in runs()):
+        out += [f"results/iterative/{task}/rounds.{ext}" for ext in ("csv", "md", "png", "pdf")]
     return out

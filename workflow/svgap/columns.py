@@ -336,6 +336,24 @@ COLUMNS: dict[str, dict[str, str]] = {
         "U_s_T_exact": "final U_s of the exact iteration (Eqs. 41-43) with the fitted dynamics and gamma",
         "U_s_T_approx": "final U_s of Prop. 5.1's approximation (Eq. 17)",
     },
+    "pass_at_k": {
+        "split": SPLIT,
+        "t": "checkpoint",
+        "k": "k of pass@k",
+        "pass_at_k": "mean over prompts of the unbiased pass@k, 1 - C(n - c, k) / C(n, k) (n samples, c correct)",
+        "pass_at_k_se": "its standard error over prompts",
+        "n_prompts": "prompts of the split",
+        "n_samples": "n, samples per prompt",
+    },
+    "rounds": {
+        "model": "model", "task": "task", "method": "selection method", "selection": "bon or rejection",
+        "seed": "run seed", "split": SPLIT, "t": "round (whole epochs only)",
+        "acc_samples": "generation accuracy J(f_t): all N samples of every prompt",
+        "gv_gap": "MTG's gap of the checkpoint's own filter (Def. 2.1)", "gv_gap_se": "its standard error",
+        "gv_gap_rel": "MTG's relative gap (Def. 2.2)", "pass_at_n": "prompts with a correct sample among N",
+        "n_targets": "training targets selected at t",
+        "saturated_at": "the run's first round with gv_gap <= 0.5% (MTG Fig. 4's line); null if none",
+    },
     "gap_scores": GAP_SCORE_COLUMNS,
     "gap_matches": {
         "prompt_id": "prompt id",
@@ -418,6 +436,8 @@ LOCATIONS: dict[str, str] = {
     "gamma_points": "results/cross/gamma_points.parquet",
     "gamma": "results/cross/gamma.parquet (and .csv, .md)",
     "theory": "results/cross/theory.parquet (and .csv; .md: means over seeds, Max-Min, verdicts)",
+    "pass_at_k": "results/<run>/pass_at_k.parquet (SVG Fig. 23; MTG Figs. 4, 13: pass@k per checkpoint and k)",
+    "rounds": "results/iterative/<task>/rounds.parquet (MTG Fig. 4: accuracy and gap per round of every run)",
     "gap_scores": "results/gap/<model>/<task>/scores.parquet (MTG: one verification per response and method; "
                   "the sampling is generations.parquet beside it, its grades grades.parquet)",
     "gap_matches": "results/gap/<model>/<task>/matches.parquet",

@@ -78,6 +78,39 @@ def check(config: dict) -> None:
             raise ValueError(f"config cross.sources.{task}.model: {spec['model']!r} is not defined under models "
                              f"(defined: {sorted(config['models'])})")
     check_gap(config)
+    check_evaluation(config)
+
+
+def evaluated_checkpoints(config: dict) -> list[float]:
+    """Every checkpoint t a run evaluates: 0..T, with the half epochs when checkpoints_per_epoch is 2."""
+    loop = config["loop"]
+    return [k / loop["checkpoints_per_epoch"] for k in range(loop["epochs"] * loop["checkpoints_per_epoch"] + 1)]
+
+
+def pass_at_k_checkpoints(config: dict) -> list[float]:
+    """evaluation.pass_at_k.checkpoints, or its default: 0, the checkpoint nearest T / 2 (the lower of two),
+    and T."""
+    given = config["evaluation"]["pass_at_k"]["checkpoints"]
+    if given:
+        return sorted(set(float(t) for t in given))
+    ts = evaluated_checkpoints(config)
+    T = float(config["loop"]["epochs"])
+    middle = min(ts, key=lambda t: (abs(t - T / 2), t))
+    return sorted({0.0, middle, T})
+
+
+def check_evaluation(config: dict) -> None:
+    """pass@k's checkpoints are ones the runs evaluate, and its k at most N."""
+    spec = config["evaluation"]["pass_at_k"]
+    ts = evaluated_checkpoints(config)
+    missing = [t for t in spec["checkpoints"] if float(t) not in ts]
+    if missing:
+        raise ValueError(f"config evaluation.pass_at_k.checkpoints: {missing} are not checkpoints the runs evaluate "
+                         f"(loop.epochs {config['loop']['epochs']}, checkpoints_per_epoch "
+                         f"{config['loop']['checkpoints_per_epoch']}: {[f'{t:g}' for t in ts]})")
+    big = [k for k in spec["k"] if k > config["loop"]["n_samples"]]
+    if big:
+        raise ValueError(f"config evaluation.pass_at_k.k: {big} exceed loop.n_samples = {config['loop']['n_samples']}")
 
 
 def check_gap(config: dict) -> None:

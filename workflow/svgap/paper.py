@@ -27,6 +27,7 @@ CATEGORIES = {
     "settings": "SVG App. D Hyperparameters (Table 3)",
     "cross": "SVG §5 Cross-improvement (Prop. 5.1, Table 1)",
     "gap": "MTG §4-§6 The generation-verification gap (Defs. 2.1, 2.2; Tables 1-7; Figs. 5-7, 11, 14-19)",
+    "evaluation": "SVG App. D.2 / MTG §5 pass@k and iterative self-improvement (SVG Fig. 23; MTG Figs. 4, 13)",
     "extensions": "svgap: early prediction and the choice of law",
     "index": "Index of the papers' tables and figures",
 }
@@ -46,6 +47,8 @@ TRAJECTORY = ("{run}/trajectory.png", "{run}/trajectory.csv")
 FITS = ("{run}/analysis/fits.png", "{run}/analysis/fits.csv")
 DGDT = ("{run}/analysis/dgdt.png", "{run}/analysis/dgdt.csv", "analysis/dgdt.png")
 NOT_YET = "svgap does not build it yet"
+PASS_AT_K = ("{run}/pass_at_k.png", "{run}/pass_at_k.csv")
+ROUNDS = ("iterative/{task}/rounds.png", "iterative/{task}/rounds.md")
 GAP_ONLY = "with gap.models and gap.tasks (config/mtg.yaml, config/paper/mtg.yaml)"
 BY_MODEL = ("gap/{task}/by_model.md", "gap/{task}/by_model.tex")
 UNIMPROVABLE = (*BY_MODEL, "gap/{task}/gap.md")
@@ -78,7 +81,8 @@ ITEMS: tuple[Item, ...] = (
     Item("SVG", "Figure 20", "solver and verifier against the sample size N (MBPP)", note=NOT_YET),
     Item("SVG", "Figure 21", "cross-evaluation, QE, N = 16: solver model x verifier model", note=NOT_YET),
     Item("SVG", "Figure 22", "cross-evaluation, TF, N = 16", note=NOT_YET),
-    Item("SVG", "Figure 23", "pass@K at t = 0, 5, 10", note=NOT_YET),
+    Item("SVG", "Figure 23", "pass@K at t = 0, 5, 10", PASS_AT_K,
+         note="at evaluation.pass_at_k.checkpoints (default 0, T / 2, T)"),
     Item("SVG", "Table 1", "cross-improvement runs: Early / Uniform / Late against the baseline",
          ("cross/table1.md", "cross/table1.tex", "cross/table1.csv", "cross/table1.png"),
          note="runs with runs.schedules only"),
@@ -112,7 +116,8 @@ ITEMS: tuple[Item, ...] = (
     Item("MTG", "Figure 1", "relative gap against pre-training FLOPs", note=NOT_YET),
     Item("MTG", "Figure 2", "diagram of rejection sampling", note="a diagram"),
     Item("MTG", "Figure 3", "cross-verification gap: generator x verifier", note=NOT_YET),
-    Item("MTG", "Figure 4", "iterative self-improvement: accuracy, gap, pass@k per round", note=NOT_YET),
+    Item("MTG", "Figure 4", "iterative self-improvement: accuracy, gap, pass@k per round", (*ROUNDS, *PASS_AT_K),
+         note="rejection sampling with config/paper/mtg_iterative.yaml; the RL update (RPO) is not built"),
     Item("MTG", "Figure 5", "gap as the filtering threshold varies", ("gap/{task}/sweep.png",), note=GAP_ONLY),
     Item("MTG", "Figure 6", "tournament: accuracy and gap per round", ("gap/{task}/tournament.png",), note=GAP_ONLY),
     Item("MTG", "Figure 7", "per-prompt gap distributions; correlation of verification methods",
@@ -123,7 +128,8 @@ ITEMS: tuple[Item, ...] = (
     Item("MTG", "Figure 11", "verifier variance over repeated verifications", ("gap/{task}/variance.png",),
          note="with gap.verifier.repeats > 0"),
     Item("MTG", "Figure 12", "gap against pre-training FLOPs (no scaling)", note=NOT_YET),
-    Item("MTG", "Figure 13", "iterative self-improvement, Qwen-1.5 family, CoT-Binary", note=NOT_YET),
+    Item("MTG", "Figure 13", "iterative self-improvement, Qwen-1.5 family, CoT-Binary", (*ROUNDS, *PASS_AT_K),
+         note="MATH: config/paper/mtg_iterative.yaml with tasks.math in place of gsm8k"),
     Item("MTG", "Figure 14", "gap as the threshold varies (all methods)", ("gap/{task}/sweep.png",), note=GAP_ONLY),
     Item("MTG", "Figure 15", "tournament rounds (all models)", ("gap/{task}/tournament.png",), note=GAP_ONLY),
     Item("MTG", "Figure 16", "CoT-Score distribution; tournament first-position bias",

@@ -215,3 +215,34 @@ def index(*, out, targets: list[str]) -> None:
 
     tables.write_text(index_markdown(list(targets)), out)
     log.info("-> %s", out)
+
+
+def pass_at_k(*, grades: list, table, csv, png, pdf, checkpoints: list, k: list, plot: dict, title: str) -> None:
+    """Rule `pass_at_k`: pass@k of each of the run's `checkpoints` (its grades tables, in that order) for
+    every k, both splits, and the figure (svgap.evaluation.passk)."""
+    from svgap.evaluation import passk
+
+    if len(grades) != len(checkpoints):
+        raise ValueError(f"pass_at_k: {len(grades)} grades tables for checkpoints {checkpoints}")
+    parts = [passk.per_checkpoint(tables.read(path, "grades"), list(k), t) for path, t in zip(grades, checkpoints,
+                                                                                                strict=True)]
+    result = pl.concat(parts)
+    for row in result.filter(pl.col("split") == "test").iter_rows(named=True):
+        log.info("test t=%g: pass@%d %.3f (%d prompts x %d samples)", row["t"], row["k"], row["pass_at_k"],
+                 row["n_prompts"], row["n_samples"])
+    tables.write(result, table, csv)
+    passk.plot(result, png, pdf, title=title, **dict(plot))
+
+
+def iterative(*, trajectories: list, table, csv, md, png, pdf, plot: dict, title: str) -> None:
+    """Rule `iterative`: MTG Fig. 4's per-round accuracy and gap of every run of a task
+    (svgap.evaluation.iterative), as a table and a figure."""
+    from svgap.evaluation import iterative as it
+
+    rounds = it.rounds([tables.read(p, "trajectory") for p in trajectories])
+    for (model, method, split), part in rounds.group_by("model", "method", "split", maintain_order=True):
+        log.info("%s %s %s: gap per round %s, saturated (<= 0.5%%) at %s", model, method, split,
+                 [round(100 * g, 2) for g in part["gv_gap"]], part["saturated_at"][0])
+    tables.write(rounds, table, csv)
+    tables.write_text(it.markdown(rounds), md)
+    it.plot(rounds, png, pdf, title=title, **dict(plot))
