@@ -406,6 +406,9 @@ def get_gap_outputs():
         out += [f"results/gap/{task}/{name}.{ext}" for name in gap_figure_names() for ext in ("png", "pdf")]
         out += [f"results/gap/{task}/correlation.csv"]
         out += [f"results/gap/{task}/position.csv"] if "tournament" in GAP_METHODS else []
+        out += [f"results/gap/{task}/{name}" for name in ("scaling.md", "scaling.csv", "scaling_points.csv",
+                                                          "scaling.png", "scaling.pdf", "scaling_gap.png",
+                                                          "scaling_gap.pdf")]
     return out
 
 

@@ -158,3 +158,32 @@ rule gap_figures:
         "../envs/tables.yaml"
     script:
         "../workflow/scripts/gap_figures.py"
+
+
+rule gap_scaling:
+    """MTG Fig. 1 (the relative gap against log pre-training FLOPs, a line per family) and Fig. 12 (the
+    gap), from the task's gap table and the models' `scale` metadata: the points, each family's fitted
+    slope with its interval, and the models without metadata, named."""
+    input:
+        table="results/gap/{task}/summary.parquet",
+    output:
+        fits="results/gap/{task}/scaling.parquet",
+        csv="results/gap/{task}/scaling.csv",
+        points="results/gap/{task}/scaling_points.csv",
+        md=gap_report("results/gap/{task}/scaling.md", "gap_scaling_table"),
+        png=gap_report("results/gap/{task}/scaling.png", "gap_scaling"),
+        pdf="results/gap/{task}/scaling.pdf",
+        gap_png=gap_report("results/gap/{task}/scaling_gap.png", "gap_scaling_gap"),
+        gap_pdf="results/gap/{task}/scaling_gap.pdf",
+    params:
+        scales={m: config["models"][m].get("scale") for m in GAP["models"]},
+        filters=GAP["scaling"]["filters"],
+        confidence=GAP["scaling"]["confidence"],
+        plot=config["plot"],
+        task=lambda w: w.task,
+    log:
+        "results/gap/{task}/logs/gap_scaling.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../workflow/scripts/gap_scaling.py"

@@ -5,7 +5,7 @@ rule base_model:
         weights=directory("results/models/{model}/weights"),
     params:
         name=lambda w: w.model,
-        spec=lambda w: config["models"][w.model],
+        spec=lambda w: {k: v for k, v in config["models"][w.model].items() if k != "scale"},  # scale: metadata
     log:
         "results/logs/models/{model}.log",
     benchmark:

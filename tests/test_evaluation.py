@@ -140,3 +140,57 @@ def test_the_ci_runs_pass_at_k_and_rounds_agree_with_its_trajectory(ci_run):
     assert "| smollm2-135m | tf | test | 0 |" in (ci_run / "results" / "iterative" / "add" / "rounds.md").read_text()
     for name in (run / "pass_at_k.png", ci_run / "results" / "iterative" / "add" / "rounds.png"):
         assert name.stat().st_size > 1000
+
+
+def gap_table(rows):
+    """A task's gap table (svgap.gap.stages.gap_tables): model, filter, gap and relative gap with SEs."""
+    return pl.DataFrame([{"model": m, "ensemble": False, "filter": f, "gap": g, "gap_se": 0.01, "rel_gap": r,
+                          "rel_gap_se": 0.02} for m, f, g, r in rows])
+
+
+def test_the_flops_fit_recovers_a_known_slope():
+    """Relative gaps built as 0.05 x log10 FLOPs - 1 plus a known small residual pattern: the fitted slope
+    is 0.05 within its interval, and the family whose points lie exactly on a line has R^2 = 1."""
+    from svgap.evaluation import scaling
+
+    sizes = {"fam-1b": 1e9, "fam-3b": 3e9, "fam-7b": 7e9, "fam-14b": 14e9, "fam-70b": 70e9}
+    scales = {m: {"params": p, "tokens": 2e12} for m, p in sizes.items()}
+    scales["other-1b"] = {"flops": 1e21}
+    scales["other-9b"] = {"flops": 1e22, "family": "other"}
+    scales["nometa-7b"] = None
+    wiggle = [0.002, -0.003, 0.001, 0.003, -0.002]
+    rows = []
+    for (m, p), w in zip(sizes.items(), wiggle, strict=True):
+        x = math.log10(6 * p * 2e12)
+        rows.append((m, "CoT-S tau 8", 0.01 * x, 0.05 * x - 1 + w))
+        rows.append((m, "MC top 0.8", 0.0, 0.02 * x))
+    rows += [("other-1b", "CoT-S tau 8", 0.0, 0.1), ("other-9b", "CoT-S tau 8", 0.0, 0.3),
+             ("nometa-7b", "CoT-S tau 8", 0.0, 0.9), ("fam-7b", "CoT-B", 0.0, 0.5)]
+    points, left_out = scaling.points(gap_table(rows), scales, ["CoT-S tau 8", "MC top 0.8"])
+    assert left_out == ["nometa-7b"] and "CoT-B" not in set(points["filter"])
+    assert points.filter(pl.col("model") == "fam-7b")["flops"][0] == pytest.approx(6 * 7e9 * 2e12)
+    fits = scaling.fit(points, 0.95)
+
+    def one(family, name, measure):
+        return fits.filter((pl.col("family") == family) & (pl.col("filter") == name)
+                           & (pl.col("measure") == measure)).row(0, named=True)
+    cot = one("fam", "CoT-S tau 8", "rel_gap")
+    assert cot["n_models"] == 5 and cot["status"] == "ok"
+    assert cot["slope"] == pytest.approx(0.05, abs=0.005) and cot["slope_lo"] < 0.05 < cot["slope_hi"]
+    exact = one("fam", "MC top 0.8", "rel_gap")
+    assert exact["slope"] == pytest.approx(0.02) and exact["r2"] == pytest.approx(1.0)
+    assert one("fam", "CoT-S tau 8", "gap")["slope"] == pytest.approx(0.01)  # Fig. 12's measure, its own line
+    two = one("other", "CoT-S tau 8", "rel_gap")  # 1e21 -> 0.1, 1e22 -> 0.3: a line, no interval
+    assert two["slope"] == pytest.approx(0.2) and two["slope_lo"] is None and two["status"].startswith("two models")
+    text = scaling.markdown(fits, left_out, 0.95)
+    assert "| rel_gap | CoT-S tau 8 | fam | 5 |" in text and "Left out" in text and "nometa-7b" in text
+
+
+def test_scale_metadata_needs_flops_or_params_and_tokens():
+    from svgap.evaluation import scaling
+
+    assert scaling.flops("m", None) is None and scaling.flops("m", {"flops": 5.0}) == 5.0
+    assert scaling.flops("m", {"params": 2.0, "tokens": 3.0}) == 36.0
+    assert scaling.family("qwen1.5-7b", None) == "qwen1.5" and scaling.family("x-1b", {"family": "y"}) == "y"
+    with pytest.raises(ValueError, match="config models.m.scale: give flops, or both params and tokens"):
+        scaling.flops("m", {"params": 2.0})

@@ -147,6 +147,11 @@ def test_the_mtg_paper_config_is_the_papers_setup():
                                    "CoT-S tau 9", "To round 5"}  # MTG Table 3's columns
     assert config["tasks"]["gsm8k"]["n_test"] == 1319 and config["tasks"]["math"]["n_test"] == 5000
     assert config["tasks"]["nq"]["n_test"] == 3610
+    # MTG Figs. 1, 12: every generator has its pre-training compute, 6 N D from the families' token counts
+    from svgap.evaluation.scaling import flops
+
+    assert all(flops(m, config["models"][m].get("scale")) for m in gap["models"])
+    assert flops("llama2-7b", config["models"]["llama2-7b"]["scale"]) == pytest.approx(6 * 7e9 * 2e12)
 
 
 def test_the_mtg_paper_config_plans_one_sampling_and_verification_per_model_and_task(tmp_path):
@@ -160,7 +165,8 @@ def test_the_mtg_paper_config_plans_one_sampling_and_verification_per_model_and_
     assert len(names(out, "results/gap/", "/scores.parquet")) == n
     for task in ("gsm8k", "math", "nq", "sudoku"):
         assert {f"results/gap/{task}/gap.md", f"results/gap/{task}/ensembles.md", f"results/gap/{task}/sweep.png",
-                f"results/gap/{task}/tournament.png", f"results/gap/{task}/position.csv"} <= out
+                f"results/gap/{task}/tournament.png", f"results/gap/{task}/position.csv",
+                f"results/gap/{task}/scaling.png", f"results/gap/{task}/scaling_gap.png"} <= out
     assert not names(out, "variance.png")  # repeats are off in the paper's main grid
     assert not names(out, "/seed0/")  # no self-improvement runs
 

@@ -79,8 +79,8 @@ def test_the_task_runs_through_the_loop(workdir, task):
     run = one_round(workdir, task)
     paths = [run / f"epoch{t}" / "metrics.parquet" for t in (0, 1)]
     traj = trajectory.build(paths, {"model": "smollm2-135m", "task": task, "method": "tf", "seed": 0,
-                                    "n_samples": 2, "sigma": 0.5, "empty_policy": "all", "lr": 1e-3, "epochs": 1,
-                                    "schedule": "baseline"})
+                                    "n_samples": 2, "sigma": 0.5, "quantile": None, "selection": "bon",
+                                    "empty_policy": "all", "lr": 1e-3, "epochs": 1, "schedule": "baseline"})
     assert sorted(traj.select("split", "t").rows()) == [(s, t) for s in ("test", "train") for t in (0, 1)]
     assert np.isfinite(traj["U_s"].to_numpy()).all() and np.isfinite(traj["U_v"].to_numpy()).all()
     grades = pl.read_parquet(run / "epoch1" / "grades.parquet").filter(pl.col("split") == "train")

@@ -105,7 +105,7 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_pa
 
 def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
     # the plans of every overlay, made in one child process
-    nothing, sigma, n, plot, fit, engine, verifier = plans(ci_run, [
+    nothing, sigma, n, plot, fit, engine, verifier, scale = plans(ci_run, [
         None,
         {"verifier": {"sigma": {"tf": 0.9}}},
         {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}},
@@ -113,8 +113,13 @@ def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
         {"analysis": {"fit": {"confidence": 0.8}}},
         {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}},
         {"verifier": {"qe_scale": 5}},
+        {"models": {"smollm2-135m": {"scale": {"flops": 1.0e21}}}},
     ])
     assert nothing == set()
+
+    # a model's pre-training compute is metadata of MTG's scaling figures: it reruns them, not the model
+    assert "results/gap/add/scaling.md" in scale
+    assert all("/scaling" in o for o in scale - {"results/index.md"}), scale
 
     assert names(sigma, "epoch0/picks.parquet") and names(sigma, "epoch0/metrics.parquet")
     assert not names(sigma, "epoch0/generations") and not names(sigma, "epoch0/verify.parquet")

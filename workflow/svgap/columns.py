@@ -336,6 +336,19 @@ COLUMNS: dict[str, dict[str, str]] = {
         "U_s_T_exact": "final U_s of the exact iteration (Eqs. 41-43) with the fitted dynamics and gamma",
         "U_s_T_approx": "final U_s of Prop. 5.1's approximation (Eq. 17)",
     },
+    "gap_scaling": {
+        "family": "model family (models.<name>.scale.family, else the name up to its last '-')",
+        "filter": "filter or ensemble of gap.scaling.filters",
+        "measure": "rel_gap (MTG Fig. 1) or gap (Fig. 12), as fractions",
+        "n_models": "models of the family with scale metadata and a value",
+        "slope": "least-squares slope of the measure on log10 pre-training FLOPs (per decade)",
+        "slope_lo": "lower end of its interval (gap.scaling.confidence; null below three models)",
+        "slope_hi": "upper end",
+        "intercept": "the line's intercept",
+        "r2": "R^2 of the line (null below three models)",
+        "p_value": "p-value of the slope (t test, null below three models)",
+        "status": "ok, or why the line has no interval or no line",
+    },
     "pass_at_k": {
         "split": SPLIT,
         "t": "checkpoint",
@@ -436,6 +449,7 @@ LOCATIONS: dict[str, str] = {
     "gamma_points": "results/cross/gamma_points.parquet",
     "gamma": "results/cross/gamma.parquet (and .csv, .md)",
     "theory": "results/cross/theory.parquet (and .csv; .md: means over seeds, Max-Min, verdicts)",
+    "gap_scaling": "results/gap/<task>/scaling.parquet (and .csv; the points in scaling_points.csv; MTG Figs. 1, 12)",
     "pass_at_k": "results/<run>/pass_at_k.parquet (SVG Fig. 23; MTG Figs. 4, 13: pass@k per checkpoint and k)",
     "rounds": "results/iterative/<task>/rounds.parquet (MTG Fig. 4: accuracy and gap per round of every run)",
     "gap_scores": "results/gap/<model>/<task>/scores.parquet (MTG: one verification per response and method; "

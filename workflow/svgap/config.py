@@ -128,3 +128,10 @@ def check_gap(config: dict) -> None:
     unknown = [f for f in gap["summary"] if f not in gap["filters"] and f not in gap["ensembles"]]
     if unknown:
         raise ValueError(f"config gap.summary: {unknown} are neither gap.filters nor gap.ensembles")
+    unknown = [f for f in gap["scaling"]["filters"] if f not in gap["filters"] and f not in gap["ensembles"]]
+    if unknown:
+        raise ValueError(f"config gap.scaling.filters: {unknown} are neither gap.filters nor gap.ensembles")
+    from svgap.evaluation.scaling import flops
+
+    for name in gap["models"]:
+        flops(name, config["models"][name].get("scale"))

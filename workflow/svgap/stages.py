@@ -166,8 +166,8 @@ def finetune(*, model, adapter, picks, out, half=None, spec: dict, device: str, 
 
     _, tokenizer, base = models.load(model, None, device, dtype, threads)
     rows = tables.read(picks, "picks").filter(pl.col("split") == "train").drop("split").drop_nulls("token_ids")
-    log.info("finetuning epoch %d -> %d on %d picks of %d prompts, from %s", t - 1, t, rows.height,
-             rows["prompt_id"].n_unique(),
+    log.info("%d picks of %d prompts", rows.height, rows["prompt_id"].n_unique())
+    log.info("finetuning epoch %d -> %d on %d picks, from %s", t - 1, t, rows.height,
              f"the adapter {adapter}" if adapter else "the base model")
     history = train(base, rows, FinetuneSpec.from_config(spec), Path(adapter) if adapter else None, Path(out),
                     stable_seed(seed, "finetune", t - 1), tokenizer.pad_token_id, Path(half) if half else None)

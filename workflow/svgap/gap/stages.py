@@ -166,3 +166,24 @@ def gap_figures(*, prompts: list, sweeps: list, rounds: list, scores: list, vari
     if "variance_png" in out:
         report.plot_variance(_tagged(variances, models, "gap_variance"), out["variance_png"], out["variance_pdf"],
                              **size)
+
+
+def gap_scaling(*, table, fits, csv, points, md, png, pdf, gap_png, gap_pdf, scales: dict, filters: list,
+                confidence: float, plot: dict, task: str) -> None:
+    """Rule `gap_scaling`: MTG Figs. 1 and 12 of one task (svgap.evaluation.scaling)."""
+    from svgap.evaluation import scaling
+
+    pts, left_out = scaling.points(tables.read(table, "gap_table"), scales, list(filters))
+    if left_out:
+        log.warning("%d of %d models have no models.<name>.scale and are left out of the fits: %s", len(left_out),
+                    len(scales), ", ".join(left_out))
+    result = scaling.fit(pts, confidence)
+    for r in result.filter(pl.col("measure") == "rel_gap").iter_rows(named=True):
+        log.info("%s, %s: %d models, relative-gap slope %s per decade of FLOPs (%s)", r["filter"], r["family"],
+                 r["n_models"], "–" if r["slope"] is None else f"{r['slope']:.4f}", r["status"])
+    tables.write(result, fits, csv)
+    tables.write_text(pts.write_csv(), points)
+    tables.write_text(scaling.markdown(result, left_out, confidence), md)
+    for measure, (p, f) in (("rel_gap", (png, pdf)), ("gap", (gap_png, gap_pdf))):
+        scaling.plot(pts, result, measure, p, f, title=f"{task}: {scaling.MEASURES[measure]} against pre-training "
+                     f"FLOPs (MTG Fig. {'1' if measure == 'rel_gap' else '12'})", **dict(plot))
