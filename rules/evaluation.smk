@@ -5,22 +5,16 @@
 
 
 rule pass_at_k:
-    """pass@k of the run's checkpoints from the N samples each drew (unbiased estimator), both splits;
-    its figure against k and against t."""
+    """pass@k of the run's checkpoints from the N samples each drew (unbiased estimator), both splits."""
     input:
         grades=get_pass_at_k_grades,
     output:
         table="results/{model}/{task}/{arm}/seed{seed}/pass_at_k.parquet",
         csv=report("results/{model}/{task}/{arm}/seed{seed}/pass_at_k.csv", caption="../docs/report/pass_at_k.rst",
                    category=CATEGORIES["evaluation"], subcategory="{model}/{task}/{arm}/seed{seed}"),
-        png=report("results/{model}/{task}/{arm}/seed{seed}/pass_at_k.png", caption="../docs/report/pass_at_k.rst",
-                   category=CATEGORIES["evaluation"], subcategory="{model}/{task}/{arm}/seed{seed}"),
-        pdf="results/{model}/{task}/{arm}/seed{seed}/pass_at_k.pdf",
     params:
         checkpoints=PASS_AT_K_T,
         k=PASS_AT_K_K,
-        plot=config["plot"],
-        title=lambda w: f"pass@k: {w.model} / {w.task} / {w.arm} / seed {w.seed}",
         settings=lambda w: loop_settings(w.model, w.task, w.arm, w.seed),  # for the report's captions
     log:
         "results/{model}/{task}/{arm}/seed{seed}/logs/pass_at_k.log",
@@ -30,9 +24,31 @@ rule pass_at_k:
         "../workflow/scripts/pass_at_k.py"
 
 
+rule plot_pass_at_k:
+    """pass@k against k per checkpoint (SVG Fig. 23) and against t per k (MTG Fig. 4 right)."""
+    input:
+        "results/{model}/{task}/{arm}/seed{seed}/pass_at_k.parquet",
+    output:
+        png=report("results/{model}/{task}/{arm}/seed{seed}/pass_at_k.png", caption="../docs/report/pass_at_k.rst",
+                   category=CATEGORIES["evaluation"], subcategory="{model}/{task}/{arm}/seed{seed}"),
+        pdf="results/{model}/{task}/{arm}/seed{seed}/pass_at_k.pdf",
+    params:
+        checkpoints=PASS_AT_K_T,  # for the report's caption
+        k=PASS_AT_K_K,
+        plot=config["plot"],
+        title=lambda w: f"pass@k: {w.model} / {w.task} / {w.arm} / seed {w.seed}",
+        settings=lambda w: loop_settings(w.model, w.task, w.arm, w.seed),
+    log:
+        "results/{model}/{task}/{arm}/seed{seed}/logs/plot_pass_at_k.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../workflow/scripts/plot_pass_at_k.py"
+
+
 rule iterative:
     """Per round: each run's generation accuracy and the gap of its own filter (MTG Fig. 4 left), over
-    every model and method of the task; table and figure."""
+    every model and method of the task."""
     input:
         trajectories=get_task_trajectories,
     output:
@@ -40,6 +56,19 @@ rule iterative:
         csv="results/iterative/{task}/rounds.csv",
         md=report("results/iterative/{task}/rounds.md", caption="../docs/report/iterative.rst",
                   category=CATEGORIES["evaluation"], subcategory="{task}"),
+    log:
+        "results/iterative/{task}/logs/iterative.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../workflow/scripts/iterative.py"
+
+
+rule plot_iterative:
+    """MTG Fig. 4 (left): accuracy and gap against the round, a line per model and method."""
+    input:
+        "results/iterative/{task}/rounds.parquet",
+    output:
         png=report("results/iterative/{task}/rounds.png", caption="../docs/report/iterative.rst",
                    category=CATEGORIES["evaluation"], subcategory="{task}"),
         pdf="results/iterative/{task}/rounds.pdf",
@@ -47,8 +76,8 @@ rule iterative:
         plot=config["plot"],
         title=lambda w: f"iterative self-improvement: {w.task}",
     log:
-        "results/iterative/{task}/logs/iterative.log",
+        "results/iterative/{task}/logs/plot_iterative.log",
     conda:
         "../envs/tables.yaml"
     script:
-        "../workflow/scripts/iterative.py"
+        "../workflow/scripts/plot_iterative.py"

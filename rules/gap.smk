@@ -161,29 +161,46 @@ rule gap_figures:
 
 
 rule gap_scaling:
-    """MTG Fig. 1 (the relative gap against log pre-training FLOPs, a line per family) and Fig. 12 (the
-    gap), from the task's gap table and the models' `scale` metadata: the points, each family's fitted
-    slope with its interval, and the models without metadata, named."""
+    """MTG Figs. 1 and 12 (the numbers): the task's relative gap and gap against log pre-training FLOPs
+    from the models' `scale` metadata, each family's fitted slope with its interval, and the models
+    without metadata, named."""
     input:
         table="results/gap/{task}/summary.parquet",
     output:
         fits="results/gap/{task}/scaling.parquet",
         csv="results/gap/{task}/scaling.csv",
-        points="results/gap/{task}/scaling_points.csv",
+        points="results/gap/{task}/scaling_points.parquet",
+        points_csv="results/gap/{task}/scaling_points.csv",
         md=gap_report("results/gap/{task}/scaling.md", "gap_scaling_table"),
-        png=gap_report("results/gap/{task}/scaling.png", "gap_scaling"),
-        pdf="results/gap/{task}/scaling.pdf",
-        gap_png=gap_report("results/gap/{task}/scaling_gap.png", "gap_scaling_gap"),
-        gap_pdf="results/gap/{task}/scaling_gap.pdf",
     params:
         scales={m: config["models"][m].get("scale") for m in GAP["models"]},
         filters=GAP["scaling"]["filters"],
         confidence=GAP["scaling"]["confidence"],
-        plot=config["plot"],
-        task=lambda w: w.task,
     log:
         "results/gap/{task}/logs/gap_scaling.log",
     conda:
         "../envs/tables.yaml"
     script:
         "../workflow/scripts/gap_scaling.py"
+
+
+rule gap_scaling_figures:
+    """MTG Fig. 1 (the relative gap against log pre-training FLOPs, a line per family) and Fig. 12 (the
+    gap): figures only."""
+    input:
+        fits="results/gap/{task}/scaling.parquet",
+        points="results/gap/{task}/scaling_points.parquet",
+    output:
+        png=gap_report("results/gap/{task}/scaling.png", "gap_scaling"),
+        pdf="results/gap/{task}/scaling.pdf",
+        gap_png=gap_report("results/gap/{task}/scaling_gap.png", "gap_scaling_gap"),
+        gap_pdf="results/gap/{task}/scaling_gap.pdf",
+    params:
+        plot=config["plot"],
+        task=lambda w: w.task,
+    log:
+        "results/gap/{task}/logs/gap_scaling_figures.log",
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../workflow/scripts/gap_scaling_figures.py"

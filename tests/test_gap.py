@@ -250,7 +250,7 @@ class ScriptedBackend:
         out = []
         for p, seed in zip(prompts, seeds, strict=True):
             text = self.tokenizer.decode(p)
-            first = tuple([-np.log(len(first_token_ids))] * len(first_token_ids))  # uniform over the asked tokens
+            first = tuple([-np.log(max(len(first_token_ids), 1))] * len(first_token_ids))  # uniform over them
             out.append([Completion(tuple(self.tokenizer.encode(self.reply(text, seed, j))), 1.0, True, first)
                         for j in range(n)])
         return out

@@ -5,5 +5,5 @@ from svgap.gap.stages import gap_scaling
 
 with job(snakemake):
     i, o = snakemake.input, snakemake.output
-    gap_scaling(table=i.table, fits=o.fits, csv=o.csv, points=o.points, md=o.md, png=o.png, pdf=o.pdf,
-                gap_png=o.gap_png, gap_pdf=o.gap_pdf, **params(snakemake))
+    gap_scaling(table=i.table, fits=o.fits, csv=o.csv, points=o.points, points_csv=o.points_csv, md=o.md,
+                **params(snakemake))

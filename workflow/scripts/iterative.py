@@ -5,5 +5,4 @@ from svgap.stages import iterative
 
 with job(snakemake):
     i, o = snakemake.input, snakemake.output
-    iterative(trajectories=list(i.trajectories), table=o.table, csv=o.csv, md=o.md, png=o.png, pdf=o.pdf,
-              **params(snakemake))
+    iterative(trajectories=list(i.trajectories), table=o.table, csv=o.csv, md=o.md, **params(snakemake))

@@ -1,8 +1,8 @@
-"""Rule pass_at_k (rules/evaluation.smk): pass@k of a run's checkpoints, table and figure."""
+"""Rule pass_at_k (rules/evaluation.smk): pass@k of a run's checkpoints."""
 from _job import job, params
 
 from svgap.stages import pass_at_k
 
 with job(snakemake):
     i, o = snakemake.input, snakemake.output
-    pass_at_k(grades=list(i.grades), table=o.table, csv=o.csv, png=o.png, pdf=o.pdf, **params(snakemake))
+    pass_at_k(grades=list(i.grades), table=o.table, csv=o.csv, **params(snakemake))

@@ -349,6 +349,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "p_value": "p-value of the slope (t test, null below three models)",
         "status": "ok, or why the line has no interval or no line",
     },
+    "gap_scaling_points": {
+        "model": "generator (and verifier) model",
+        "family": "its family",
+        "flops": "pre-training FLOPs (scale.flops, or 6 x params x tokens)",
+        "log10_flops": "log10 of it",
+        "filter": "filter or ensemble",
+        "gap": "gap (Def. 2.1), fraction", "gap_se": "its standard error",
+        "rel_gap": "relative gap (Def. 2.2), fraction", "rel_gap_se": "its standard error",
+    },
     "pass_at_k": {
         "split": SPLIT,
         "t": "checkpoint",
@@ -450,6 +459,7 @@ LOCATIONS: dict[str, str] = {
     "gamma": "results/cross/gamma.parquet (and .csv, .md)",
     "theory": "results/cross/theory.parquet (and .csv; .md: means over seeds, Max-Min, verdicts)",
     "gap_scaling": "results/gap/<task>/scaling.parquet (and .csv; the points in scaling_points.csv; MTG Figs. 1, 12)",
+    "gap_scaling_points": "results/gap/<task>/scaling_points.parquet (and .csv: the points of MTG Figs. 1, 12)",
     "pass_at_k": "results/<run>/pass_at_k.parquet (SVG Fig. 23; MTG Figs. 4, 13: pass@k per checkpoint and k)",
     "rounds": "results/iterative/<task>/rounds.parquet (MTG Fig. 4: accuracy and gap per round of every run)",
     "gap_scores": "results/gap/<model>/<task>/scores.parquet (MTG: one verification per response and method; "

@@ -217,9 +217,9 @@ def index(*, out, targets: list[str]) -> None:
     log.info("-> %s", out)
 
 
-def pass_at_k(*, grades: list, table, csv, png, pdf, checkpoints: list, k: list, plot: dict, title: str) -> None:
+def pass_at_k(*, grades: list, table, csv, checkpoints: list, k: list) -> None:
     """Rule `pass_at_k`: pass@k of each of the run's `checkpoints` (its grades tables, in that order) for
-    every k, both splits, and the figure (svgap.evaluation.passk)."""
+    every k, both splits (svgap.evaluation.passk)."""
     from svgap.evaluation import passk
 
     if len(grades) != len(checkpoints):
@@ -231,12 +231,18 @@ def pass_at_k(*, grades: list, table, csv, png, pdf, checkpoints: list, k: list,
         log.info("test t=%g: pass@%d %.3f (%d prompts x %d samples)", row["t"], row["k"], row["pass_at_k"],
                  row["n_prompts"], row["n_samples"])
     tables.write(result, table, csv)
-    passk.plot(result, png, pdf, title=title, **dict(plot))
 
 
-def iterative(*, trajectories: list, table, csv, md, png, pdf, plot: dict, title: str) -> None:
+def plot_pass_at_k(*, table, png, pdf, checkpoints: list, k: list, plot: dict, title: str) -> None:
+    """Rule `plot_pass_at_k`: pass@k against k and against t (SVG Fig. 23; MTG Fig. 4 right)."""
+    from svgap.evaluation import passk
+
+    passk.plot(tables.read(table, "pass_at_k"), png, pdf, title=title, **dict(plot))
+
+
+def iterative(*, trajectories: list, table, csv, md) -> None:
     """Rule `iterative`: MTG Fig. 4's per-round accuracy and gap of every run of a task
-    (svgap.evaluation.iterative), as a table and a figure."""
+    (svgap.evaluation.iterative)."""
     from svgap.evaluation import iterative as it
 
     rounds = it.rounds([tables.read(p, "trajectory") for p in trajectories])
@@ -245,4 +251,10 @@ def iterative(*, trajectories: list, table, csv, md, png, pdf, plot: dict, title
                  [round(100 * g, 2) for g in part["gv_gap"]], part["saturated_at"][0])
     tables.write(rounds, table, csv)
     tables.write_text(it.markdown(rounds), md)
-    it.plot(rounds, png, pdf, title=title, **dict(plot))
+
+
+def plot_iterative(*, table, png, pdf, plot: dict, title: str) -> None:
+    """Rule `plot_iterative`: MTG Fig. 4 (left), accuracy and gap against the round."""
+    from svgap.evaluation import iterative as it
+
+    it.plot(tables.read(table, "rounds"), png, pdf, title=title, **dict(plot))

@@ -168,9 +168,9 @@ def gap_figures(*, prompts: list, sweeps: list, rounds: list, scores: list, vari
                              **size)
 
 
-def gap_scaling(*, table, fits, csv, points, md, png, pdf, gap_png, gap_pdf, scales: dict, filters: list,
-                confidence: float, plot: dict, task: str) -> None:
-    """Rule `gap_scaling`: MTG Figs. 1 and 12 of one task (svgap.evaluation.scaling)."""
+def gap_scaling(*, table, fits, csv, points, points_csv, md, scales: dict, filters: list, confidence: float) -> None:
+    """Rule `gap_scaling`: the points and fitted lines of MTG Figs. 1 and 12 of one task
+    (svgap.evaluation.scaling)."""
     from svgap.evaluation import scaling
 
     pts, left_out = scaling.points(tables.read(table, "gap_table"), scales, list(filters))
@@ -182,8 +182,15 @@ def gap_scaling(*, table, fits, csv, points, md, png, pdf, gap_png, gap_pdf, sca
         log.info("%s, %s: %d models, relative-gap slope %s per decade of FLOPs (%s)", r["filter"], r["family"],
                  r["n_models"], "–" if r["slope"] is None else f"{r['slope']:.4f}", r["status"])
     tables.write(result, fits, csv)
-    tables.write_text(pts.write_csv(), points)
+    tables.write(pts, points, points_csv)
     tables.write_text(scaling.markdown(result, left_out, confidence), md)
+
+
+def gap_scaling_figures(*, fits, points, png, pdf, gap_png, gap_pdf, plot: dict, task: str) -> None:
+    """Rule `gap_scaling_figures`: MTG Fig. 1 (relative gap) and Fig. 12 (gap) against log FLOPs."""
+    from svgap.evaluation import scaling
+
+    result, pts = tables.read(fits, "gap_scaling"), tables.read(points, "gap_scaling_points")
     for measure, (p, f) in (("rel_gap", (png, pdf)), ("gap", (gap_png, gap_pdf))):
         scaling.plot(pts, result, measure, p, f, title=f"{task}: {scaling.MEASURES[measure]} against pre-training "
                      f"FLOPs (MTG Fig. {'1' if measure == 'rel_gap' else '12'})", **dict(plot))
