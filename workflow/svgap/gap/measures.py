@@ -151,8 +151,11 @@ def correlations(table: pl.DataFrame, methods: list[str], prompts: pl.DataFrame,
                 out.append({"kind": kind, "a": a, "b": b, "r": r, "n": pair.height})
         return out
 
+    # one canonical row order: r's float sums must not depend on a join's or group_by's (thread-dependent)
+    # output order, so that two runs give the same table bit for bit
     wide = (prompts.filter(pl.col("filter").is_in(names)).pivot(on="filter", index="prompt_id", values="gap")
-            .join(prompts.group_by("prompt_id").agg(pl.col("acc").first()), on="prompt_id"))
+            .join(prompts.group_by("prompt_id").agg(pl.col("acc").first()), on="prompt_id").sort("prompt_id"))
+    table = table.sort("prompt_id", "sample") if "sample" in table.columns else table.sort("prompt_id")
     rows = pearson(table, [m for m in methods if m in table.columns], "scores")
     rows += pearson(wide, ["acc", *[n for n in names if n in wide.columns]], "gaps")
     return pl.DataFrame(rows, schema={"kind": pl.String, "a": pl.String, "b": pl.String, "r": pl.Float64,
