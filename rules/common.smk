@@ -7,10 +7,10 @@ import sys
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the checks and the paper index
 
-from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check, pass_at_k_checkpoints
+from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check, evaluated_checkpoints, pass_at_k_checkpoints
 from svgap.evaluation.passk import default_ks as pass_at_k_ks
 from svgap.loop import cross
-from svgap.loop.bon import MTG_METHODS
+from svgap.gap.filters import METHODS as MTG_METHODS  # the methods svgap.gap.verify scores
 from svgap.paper import CATEGORIES
 
 check(config)
@@ -21,8 +21,7 @@ HALF = config["loop"]["checkpoints_per_epoch"] == 2
 
 def checkpoints():
     """The checkpoint labels evaluated (the `t` wildcard): 0, 1, ..., T, and 0.5, 1.5, ... with HALF."""
-    whole = [str(t) for t in range(T + 1)]
-    return sorted(whole + ([f"{t}.5" for t in range(T)] if HALF else []), key=float)
+    return [f"{t:g}" for t in evaluated_checkpoints(config)]
 
 
 def runs():

@@ -157,8 +157,9 @@ def test_cross_defaults():
 def test_every_selection_method_is_known_to_the_schema_the_rules_and_the_library():
     """runs.methods, verifier.sigma and verifier.quantile of the schema, the Snakefile's method wildcard and
     svgap.loop.bon's score columns name the same methods."""
+    from svgap.gap.filters import METHODS as MTG_METHODS
     from svgap.gap.verify import METHODS
-    from svgap.loop.bon import MTG_METHODS, SCORE_COLUMN
+    from svgap.loop.bon import SCORE_COLUMN
 
     schema = yaml.safe_load(Path(SCHEMA).read_text())["properties"]
     enum = schema["runs"]["properties"]["methods"]["items"]["enum"]

@@ -28,13 +28,13 @@ import numpy as np
 import polars as pl
 
 from svgap.gap import parse, tournament
+from svgap.gap.filters import METHODS
 from svgap.inference.chat import render
 from svgap.loop.verification import p_correct, word_tokens
 from svgap.seeds import stable_seed
 
 log = logging.getLogger(__name__)
 
-METHODS = ("mc", "cot_binary", "cot_score", "tournament")
 MC_WORDS = (("Correct",), ("Incorrect",))
 
 SCORE_SCHEMA = {"prompt_id": pl.String, "sample": pl.Int64, "mc": pl.Float64,

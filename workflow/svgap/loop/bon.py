@@ -32,7 +32,6 @@ SELECTIONS = ("bon", "rejection")
 # the verify column each method selects by: SVG's TF and QE, P(correct) after the TF prompt, MTG's methods
 SCORE_COLUMN = {"tf": "tf_score", "qe": "qe_score", "p_correct": "p_correct", "mc": "mc",
                 "cot_binary": "cot_binary", "cot_score": "cot_score", "tournament": "tournament"}
-MTG_METHODS = ("mc", "cot_binary", "cot_score", "tournament")  # scored by svgap.gap.verify
 
 
 def eligible(samples: pl.DataFrame, sigma: float, empty_policy: str, quantile: float | None = None) -> pl.DataFrame:

@@ -69,10 +69,9 @@ def targets(picks: pl.DataFrame, bon: pl.DataFrame) -> pl.DataFrame:
             .select("prompt_id", "nll", "nll_tok", "length", "correct", "source").sort("prompt_id"))
 
 
-def gv_gap(samples: pl.DataFrame, score: str, sigma: float, empty_policy: str,
-           quantile: float | None = None) -> dict:
-    """MTG's gap and relative gap of the selection filter (fractions), with the gap's standard error."""
-    flagged = eligible(samples.with_columns(score=pl.col(score)), sigma, empty_policy, quantile)
+def gv_gap(flagged: pl.DataFrame) -> dict:
+    """MTG's gap and relative gap of the selection filter (fractions), with the gap's standard error;
+    `flagged` is the samples with svgap.loop.bon.eligible's columns."""
     summary = measures.summary(measures.per_prompt(flagged, ["eligible"]), "skip").row(0, named=True)
     def value(key: str) -> float:  # null: no prompt has eligible responses, or one prompt (no error)
         return math.nan if summary[key] is None else float(summary[key])
@@ -100,8 +99,8 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
     chosen = targets(picks, bon)
     paired = solver.filter(pl.col("prompt_id").is_in(chosen["prompt_id"].implode()))  # U_s_paired only
     correct = samples["correct"].to_numpy()
-    candidates = eligible(samples.with_columns(score=pl.col(score)), sigma, empty_policy, quantile).filter(
-        pl.col("candidate"))
+    flagged = eligible(samples.with_columns(score=pl.col(score)), sigma, empty_policy, quantile)
+    candidates = flagged.filter(pl.col("candidate"))
     row = {
         "n_prompts": solver.height,
         "n_empty": int((picks.unique("prompt_id")["n_candidates"] == 0).sum()),
@@ -135,7 +134,7 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
         "auc_select": auroc(samples[score].to_numpy(), correct),
         "candidate_rate": candidates.height / samples.height if samples.height else float("nan"),
         "candidate_acc": _mean(candidates["correct"]),
-        **gv_gap(samples, score, sigma, empty_policy, quantile),
+        **gv_gap(flagged),
     }
     row["G"] = row["U_s"] - row["U_v"]
     row["G_tok"] = row["U_s_tok"] - row["U_v_tok"]
