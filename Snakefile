@@ -31,6 +31,9 @@ wildcard_constraints:
     t=r"\d+(\.5)?",
     run=rf"[^/]+/[^/]+/({METHOD})(/[a-z][a-z0-9_]*)?/seed\d+|simulated/[^/]+",
     name="[^/]+",
+    solver="[^/]+",
+    verifier="[^/]+",
+    group="[^/]+",
 
 
 include: "rules/common.smk"

@@ -10,7 +10,8 @@
 #      says what the overlay changes), and checks that every job went through sbatch and the outputs;
 #   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
 #      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions;
-#   3. SVG Table 1's paper config (config/paper/cross.yaml) and Mind the Gap's (config/paper/mtg.yaml, mtg_iterative.yaml)
+#   3. SVG Table 1's paper config (config/paper/cross.yaml), Mind the Gap's (config/paper/mtg.yaml, mtg_iterative.yaml)
+#      and SVG §4.3-§4.4's studies (config/paper/n_sweep.yaml, cross_eval.yaml, stages.yaml)
 #      planned through profiles/slurm (dry runs).
 # The daemons are stopped by their recorded pids on exit, failure included.
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
@@ -253,5 +254,13 @@ plan_through_slurm config/paper/mtg.yaml gap_generate gap_verify gap_measure gap
 # MTG's iterative self-improvement (§5): the loop's rules with rejection-sampling selection
 plan_through_slurm config/paper/mtg_iterative.yaml generate_and_verify select finetune trajectory
 MTG_S=$((SECONDS - t))
+# SVG §4.3-§4.4: the N sweep, the cross-evaluation matrices, the training stages (ProntoQA is a local
+# file the user generates: the tests' fixture stands in)
+t=$SECONDS
+mkdir -p data && cp tests/fixtures/prontoqa.json data/prontoqa.json
+plan_through_slurm config/paper/n_sweep.yaml n_sweep_sample n_sweep plot_n_sweep
+plan_through_slurm config/paper/cross_eval.yaml cross_eval_sample cross_eval_verify cross_eval plot_cross_eval
+plan_through_slurm config/paper/stages.yaml generate_and_verify finetune training_stages plot_training_stages
+STUDY_S=$((SECONDS - t))
 
-section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper dry runs: cross $CROSS_S s, mtg $MTG_S s"
+section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper dry runs: cross $CROSS_S s, mtg $MTG_S s, studies $STUDY_S s"

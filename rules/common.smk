@@ -188,13 +188,17 @@ MODEL_ENVS = {"transformers": "../envs/model.yaml", "vllm": "../envs/vllm.yaml"}
 
 
 def get_model_env(w):
-    """The conda environment of generate_and_verify: the one of the model's backend."""
-    return MODEL_ENVS[backend_of(w.model)]
+    """The conda environment of a model job: the one of its model's backend (a cross-evaluation job's: its
+    verifier's, or its solver's when it samples)."""
+    if hasattr(w, "model"):
+        return MODEL_ENVS[backend_of(w.model)]
+    name = w.verifier if hasattr(w, "verifier") else w.solver
+    return MODEL_ENVS[backend_of(CROSS_EVAL["models"][name]["model"])]
 
 
 # one environment when every model uses the same backend: a fixed path, resolved once per rule
 # (a function is called for every job, which a dry run of the paper grid notices)
-_backends = {backend_of(m) for m in config["runs"]["models"]}
+_backends = {backend_of(m) for m in config["models"]}
 MODEL_ENV = MODEL_ENVS[_backends.pop()] if len(_backends) == 1 else get_model_env
 
 
@@ -295,7 +299,7 @@ def get_all_of(name):
 def get_index_inputs():
     """Every file the index lists: the run's figures and tables (the index is made last)."""
     return (get_final_outputs() + get_analysis_outputs() + get_settings_outputs() + get_cross_outputs()
-            + get_gap_outputs() + get_evaluation_outputs())
+            + get_gap_outputs() + get_evaluation_outputs() + get_study_outputs())
 
 
 def simulation_params(w):
@@ -432,4 +436,120 @@ def get_evaluation_outputs():
         out += [f"{run_dir(**run)}/pass_at_k.{ext}" for ext in ("csv", "png", "pdf")]
     for task in dict.fromkeys(run["task"] for run in runs()):
         out += [f"results/iterative/{task}/rounds.{ext}" for ext in ("csv", "md", "png", "pdf")]
+    return out
+
+
+# ---- self-evaluation over N, cross-evaluation, training stages (rules/evaluation.smk) ----
+EVALUATION = config["evaluation"]
+N_SWEEP = EVALUATION["n_sweep"]
+CROSS_EVAL = EVALUATION["cross"]
+STAGES = EVALUATION["stages"]
+
+
+def n_sweep_dir(model, task, seed):
+    return f"results/n_sweep/{model}/{task}/seed{seed}"
+
+
+def n_sweep_pairs():
+    """(model, task) of every N sweep (none while evaluation.n_sweep.models or .tasks is empty)."""
+    return [(m, k) for m in N_SWEEP["models"] for k in N_SWEEP["tasks"]]
+
+
+def mtg_of(methods):
+    """The MTG methods among `methods`: what a verification job adds to TF, QE and P(correct)."""
+    return [m for m in methods if m in MTG_METHODS]
+
+
+def cross_entry(name):
+    return CROSS_EVAL["models"][name]
+
+
+def cross_names():
+    return list(CROSS_EVAL["models"])
+
+
+def is_run_checkpoint(name):
+    """A cross-evaluation checkpoint that names a run: its responses are the run's own samples of t."""
+    return "method" in cross_entry(name)
+
+
+def cross_samples_of(name):
+    """(seed, t) of a solver checkpoint's responses: its run's, or evaluation.cross.seed at t = 0."""
+    entry = cross_entry(name)
+    return (entry["seed"], entry["t"]) if is_run_checkpoint(name) else (CROSS_EVAL["seed"], 0)
+
+
+def cross_adapter(name, task):
+    """The LoRA adapter of a checkpoint: its run's of epoch t; none for a base model (t = 0)."""
+    entry = cross_entry(name)
+    if entry["t"] == 0:
+        return []
+    return f"{run_dir(entry['model'], task, entry['method'], entry['seed'])}/epoch{entry['t']}/adapter"
+
+
+def cross_generations(name, task):
+    """The responses of solver checkpoint `name` on `task`: its run's of checkpoint t, or its own sampling."""
+    entry = cross_entry(name)
+    if is_run_checkpoint(name):
+        return f"{run_dir(entry['model'], task, entry['method'], entry['seed'])}/epoch{entry['t']}/generations.parquet"
+    return f"results/cross_eval/{task}/{name}/generations.parquet"
+
+
+def get_cross_generations(w):
+    return cross_generations(w.solver, w.task)
+
+
+def get_cross_solver_model(w):
+    return f"results/models/{cross_entry(w.solver)['model']}/model.json"
+
+
+def get_cross_verifier_model(w):
+    return f"results/models/{cross_entry(w.verifier)['model']}/model.json"
+
+
+def get_cross_verifier_adapter(w):
+    return cross_adapter(w.verifier, w.task)
+
+
+def get_cross_matrix_inputs(w):
+    """Every solver's responses and every (solver, verifier) verification of the task, in the config's order."""
+    names = cross_names()
+    return {"generations": [cross_generations(s, w.task) for s in names],
+            "verify": [f"results/cross_eval/{w.task}/{s}/by_{v}/verify.parquet" for s in names for v in names]}
+
+
+def stage_runs(group):
+    """The run folder of each stage of a training-stages group, in its order."""
+    g = STAGES[group]
+    return [run_dir(s["model"], g["task"], g["method"], g["seed"]) for s in g["stages"]]
+
+
+def get_stage_fits(w):
+    return [f"{d}/analysis/fits.parquet" for d in stage_runs(w.group)]
+
+
+def get_stage_trajectories(w):
+    return [f"{d}/trajectory.parquet" for d in stage_runs(w.group)]
+
+
+def get_checkpoint_source(w):
+    """A checkpoint model's base model and its run's adapter (models.<name>.of); nothing for other sources."""
+    spec = config["models"][w.model]
+    if spec["source"] != "checkpoint":
+        return {}
+    of = spec["of"]
+    return {"base": f"results/models/{of['model']}/model.json",
+            "adapter": f"{run_dir(of['model'], of['task'], of['method'], of['seed'])}/epoch{of['t']}/adapter"}
+
+
+def get_study_outputs():
+    """The N sweep's, the cross-evaluation's and the training stages' tables and figures."""
+    out = []
+    for model, task in n_sweep_pairs():
+        out += [f"{n_sweep_dir(model, task, N_SWEEP['seed'])}/n_sweep.{ext}" for ext in ("csv", "md", "png", "pdf")]
+    if CROSS_EVAL["models"]:
+        for task in CROSS_EVAL["tasks"]:
+            out += [f"results/cross_eval/{task}/matrix.{ext}" for ext in ("csv", "md", "png", "pdf")]
+    for group in STAGES:
+        out += [f"results/stages/{group}/stages.{ext}" for ext in ("csv", "md", "png", "pdf")]
     return out

@@ -14,7 +14,8 @@ from svgap.config import load as load_config
 
 PAPER = sorted((ROOT / "config" / "paper").glob("*.yaml"))
 MTG_PAPER = ("mtg", "mtg_iterative")  # Mind the Gap's: the gap study, and its iterative self-improvement (§5)
-SVG_PAPER = [p for p in PAPER if p.stem not in MTG_PAPER]
+STUDY_PAPER = ("n_sweep", "cross_eval", "stages")  # SVG §4.3-§4.4: self- and cross-evaluation, training stages
+SVG_PAPER = [p for p in PAPER if p.stem not in MTG_PAPER + STUDY_PAPER]
 MODELS = {"phi-4-mini": "microsoft/Phi-4-mini-instruct", "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
           "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct", "llama-3.2-3b": "meta-llama/Llama-3.2-3B-Instruct"}
 # SVG §4, Figs. 10-17: these four self-improve; Llama-3.1-8B appears only in the sample-size study (Fig. 18)
@@ -31,7 +32,32 @@ def merged(path: Path) -> dict:
 
 
 def test_the_paper_configs_are_there():
-    assert {p.stem for p in PAPER} == {"all", "cross", "math", "mtg", "mtg_iterative", "prontoqa_mbpp"}
+    assert {p.stem for p in PAPER} == {"all", "cross", "math", "mtg", "mtg_iterative", "prontoqa_mbpp", "n_sweep",
+                                       "cross_eval", "stages"}
+
+
+@pytest.mark.parametrize("name", STUDY_PAPER)
+def test_the_study_configs_have_table_3_and_the_papers_setup(name):
+    """SVG §4.3's studies on the base models, §4.4's on EvoLM's three stages, all with Table 3's settings."""
+    config = merged(ROOT / "config" / "paper" / f"{name}.yaml")
+    for (section, key), value in TABLE3.items():
+        assert config[section][key] == pytest.approx(value), f"{name}.yaml: {section}.{key}"
+    assert config["runs"]["simulated"] is False
+    ev = config["evaluation"]
+    if name == "n_sweep":  # Fig. 18: the four and Llama-3.1-8B; N = 2 ... 64; TF and QE
+        assert ev["n_sweep"]["models"] == [*MODELS, "llama-3.1-8b"] and config["runs"]["models"] == []
+        assert config["models"]["llama-3.1-8b"]["id"] == "meta-llama/Llama-3.1-8B-Instruct"
+        assert ev["n_sweep"]["n"] == [2, 4, 8, 16, 32, 64] and ev["n_sweep"]["methods"] == ["tf", "qe"]
+        assert ev["n_sweep"]["tasks"] == ["math", "gsm8k", "prontoqa", "mbpp"]
+    elif name == "cross_eval":  # Figs. 21-22: the four base models, N = 16, MATH, GSM8K, ProntoQA
+        assert [e["model"] for e in ev["cross"]["models"].values()] == list(MODELS) and ev["cross"]["n_samples"] == 16
+        assert ev["cross"]["tasks"] == ["math", "gsm8k", "prontoqa"] and config["runs"]["models"] == []
+        assert all("method" not in e for e in ev["cross"]["models"].values())  # base models: their own sampling
+    else:  # §4.4: Base-SFT, Mid-trained, Post-trained, self-improved with the same settings
+        stages = ev["stages"]["evolm"]["stages"]
+        assert [s["label"] for s in stages] == ["Base-SFT", "Mid-trained", "Post-trained"]
+        assert config["runs"]["models"] == [s["model"] for s in stages]
+        assert all(config["models"][s["model"]]["source"] == "hub" for s in stages)
 
 
 @pytest.mark.parametrize("path", SVG_PAPER, ids=lambda p: p.stem)

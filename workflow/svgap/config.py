@@ -100,7 +100,8 @@ def pass_at_k_checkpoints(config: dict) -> list[float]:
 
 
 def check_evaluation(config: dict) -> None:
-    """pass@k's checkpoints are ones the runs evaluate, and its k at most N."""
+    """pass@k's checkpoints are ones the runs evaluate, and its k at most N; the N sweep's, the
+    cross-evaluation's, the training stages' and checkpoint models' names and runs defined."""
     spec = config["evaluation"]["pass_at_k"]
     ts = evaluated_checkpoints(config)
     missing = [t for t in spec["checkpoints"] if float(t) not in ts]
@@ -111,6 +112,53 @@ def check_evaluation(config: dict) -> None:
     big = [k for k in spec["k"] if k > config["loop"]["n_samples"]]
     if big:
         raise ValueError(f"config evaluation.pass_at_k.k: {big} exceed loop.n_samples = {config['loop']['n_samples']}")
+    ev = config["evaluation"]
+    for key in ("n_sweep", "cross"):
+        for section in (("models", "tasks") if key == "n_sweep" else ("tasks",)):
+            _defined(config, f"evaluation.{key}.{section}", ev[key][section], section)
+    for name, entry in ev["cross"]["models"].items():
+        where = f"config evaluation.cross.models.{name}"
+        _defined(config, f"evaluation.cross.models.{name}.model", [entry["model"]], "models")
+        if "method" in entry or "seed" in entry:
+            for task in ev["cross"]["tasks"]:
+                _run_defined(config, where, entry["model"], task, entry.get("method"), entry.get("seed"))
+            _epoch(config, where, entry["t"], first=0)
+        elif entry["t"] != 0:
+            raise ValueError(f"{where}: t = {entry['t']} names a run's checkpoint; give the run's method and seed")
+    for name, group in ev["stages"].items():
+        for stage in group["stages"]:
+            _run_defined(config, f"config evaluation.stages.{name} ({stage['label']})", stage["model"],
+                         group["task"], group["method"], group["seed"])
+    for name, spec in config["models"].items():
+        if spec["source"] == "checkpoint":
+            of, where = spec["of"], f"config models.{name}.of"
+            if of["model"] == name:
+                raise ValueError(f"{where}: a model cannot be a checkpoint of its own runs")
+            _run_defined(config, where, of["model"], of["task"], of["method"], of["seed"])
+            _epoch(config, where, of["t"], first=1)
+
+
+def _defined(config: dict, key: str, names: list[str], section: str) -> None:
+    missing = [n for n in names if n not in config[section]]
+    if missing:
+        raise ValueError(f"config {key}: {missing} are not defined under {section} "
+                         f"(defined: {sorted(config[section])})")
+
+
+def _run_defined(config: dict, where: str, model: str, task: str, method: str | None, seed: int | None) -> None:
+    """The run (model, task, method, seed) is one of runs' combinations; the message names `where`."""
+    r = config["runs"]
+    if method is None or seed is None:
+        raise ValueError(f"{where}: a run's checkpoint needs both method and seed")
+    for value, section in ((model, "models"), (task, "tasks"), (method, "methods"), (seed, "seeds")):
+        if value not in r[section]:
+            raise ValueError(f"{where}: the run {model}/{task}/{method}/seed{seed} is not among the runs "
+                             f"({value!r} is not in runs.{section}: {r[section]})")
+
+
+def _epoch(config: dict, where: str, t: int, first: int) -> None:
+    if not first <= t <= config["loop"]["epochs"]:
+        raise ValueError(f"{where}: t = {t} is not an epoch {first}..loop.epochs = {config['loop']['epochs']}")
 
 
 def check_gap(config: dict) -> None:

@@ -8,7 +8,8 @@ sections, which follow the papers; the rules register each figure and table in o
 from this list: per item, the files this config made, or "not produced by this config".
 A test keeps the rules' report outputs and these patterns in step.
 
-Patterns: `{task}` and `{model}` are a task's and a model's name (Mind the Gap's results/gap/);
+Patterns: `{task}`, `{model}` and `{group}` are a task's, a model's and a training-stages group's name,
+`{seed}` a seed;
 `{run}` is a run folder (<model>/<task>/<method>/seed<seed>, <model>/<task>/<method>/<schedule>/seed<seed>
 for a cross-improvement run, or simulated/<name> for the
 analysis of a simulated trajectory); every other part is literal.
@@ -27,7 +28,8 @@ CATEGORIES = {
     "settings": "SVG App. D Hyperparameters (Table 3)",
     "cross": "SVG §5 Cross-improvement (Prop. 5.1, Table 1)",
     "gap": "MTG §4-§6 The generation-verification gap (Defs. 2.1, 2.2; Tables 1-7; Figs. 5-7, 11, 14-19)",
-    "evaluation": "SVG App. D.2 / MTG §5 pass@k and iterative self-improvement (SVG Fig. 23; MTG Figs. 4, 13)",
+    "evaluation": ("SVG §4.3-§4.4, App. D.2 / MTG §4-§5 Evaluations: self- and cross-evaluation, training stages, "
+                   "pass@k, iterative self-improvement (SVG Figs. 5, 9, 18-23; MTG Figs. 3, 4, 13)"),
     "extensions": "svgap: early prediction and the choice of law",
     "index": "Index of the papers' tables and figures",
 }
@@ -48,6 +50,9 @@ FITS = ("{run}/analysis/fits.png", "{run}/analysis/fits.csv")
 DGDT = ("{run}/analysis/dgdt.png", "{run}/analysis/dgdt.csv", "analysis/dgdt.png")
 NOT_YET = "svgap does not build it yet"
 PASS_AT_K = ("{run}/pass_at_k.png", "{run}/pass_at_k.csv")
+N_SWEEP = tuple(f"n_sweep/{{model}}/{{task}}/seed{{seed}}/n_sweep.{ext}" for ext in ("png", "csv", "md"))
+CROSS_EVAL = ("cross_eval/{task}/matrix.png", "cross_eval/{task}/matrix.csv", "cross_eval/{task}/matrix.md")
+STAGES = ("stages/{group}/stages.png", "stages/{group}/stages.csv", "stages/{group}/stages.md")
 ROUNDS = ("iterative/{task}/rounds.png", "iterative/{task}/rounds.md")
 GAP_ONLY = "with gap.models and gap.tasks (config/mtg.yaml, config/paper/mtg.yaml)"
 BY_MODEL = ("gap/{task}/by_model.md", "gap/{task}/by_model.tex")
@@ -61,11 +66,12 @@ ITEMS: tuple[Item, ...] = (
     Item("SVG", "Figure 2", "dG/dt against G with a linear fit (Phi-4-mini, QE)", DGDT),
     Item("SVG", "Figure 3", "solver and verifier accuracy and uncertainty per epoch (Phi-4-mini, QE)", TRAJECTORY),
     Item("SVG", "Figure 4", "exponential fits of U_s, U_v and G with R^2 (train split)", FITS),
-    Item("SVG", "Figure 5", "training stages (EvoLM Base-SFT, Mid-trained, Post-trained), train split", note=NOT_YET),
+    Item("SVG", "Figure 5", "training stages (EvoLM Base-SFT, Mid-trained, Post-trained), train split", STAGES,
+         note="with evaluation.stages (config/paper/stages.yaml; config/evaluation.yaml on one model)"),
     Item("SVG", "Figure 6", "diagram of the theoretical framework", note="a diagram"),
     Item("SVG", "Figure 7", "diagram of cross-improvement", note="a diagram"),
     Item("SVG", "Figure 8", "dG/dt against G (Phi-3.5-mini, Phi-3-mini, Llama-3.2-3B, QE)", DGDT),
-    Item("SVG", "Figure 9", "training stages, test split", note=NOT_YET),
+    Item("SVG", "Figure 9", "training stages, test split", STAGES, note="with evaluation.stages"),
     Item("SVG", "Figure 10", "accuracy and uncertainty per epoch, QE (Phi-3.5-mini, Phi-3-mini, Llama-3.2-3B)",
          TRAJECTORY),
     Item("SVG", "Figure 11", "accuracy and uncertainty per epoch, TF (four models, MATH and GSM8K)", TRAJECTORY),
@@ -76,11 +82,14 @@ ITEMS: tuple[Item, ...] = (
     Item("SVG", "Figure 16", "uncertainty against epochs with exponential fits, ProntoQA", FITS),
     Item("SVG", "Figure 17", "uncertainty against epochs with exponential fits, MBPP", FITS),
     Item("SVG", "Figure 18", "solver and verifier against the sample size N (MATH, GSM8K; with Llama-3.1-8B)",
-         note=NOT_YET),
-    Item("SVG", "Figure 19", "solver and verifier against the sample size N (ProntoQA)", note=NOT_YET),
-    Item("SVG", "Figure 20", "solver and verifier against the sample size N (MBPP)", note=NOT_YET),
-    Item("SVG", "Figure 21", "cross-evaluation, QE, N = 16: solver model x verifier model", note=NOT_YET),
-    Item("SVG", "Figure 22", "cross-evaluation, TF, N = 16", note=NOT_YET),
+         N_SWEEP, note="with evaluation.n_sweep (config/paper/n_sweep.yaml)"),
+    Item("SVG", "Figure 19", "solver and verifier against the sample size N (ProntoQA)", N_SWEEP,
+         note="with evaluation.n_sweep"),
+    Item("SVG", "Figure 20", "solver and verifier against the sample size N (MBPP)", N_SWEEP,
+         note="with evaluation.n_sweep"),
+    Item("SVG", "Figure 21", "cross-evaluation, QE, N = 16: solver model x verifier model", CROSS_EVAL,
+         note="with evaluation.cross (config/paper/cross_eval.yaml)"),
+    Item("SVG", "Figure 22", "cross-evaluation, TF, N = 16", CROSS_EVAL, note="with evaluation.cross"),
     Item("SVG", "Figure 23", "pass@K at t = 0, 5, 10", PASS_AT_K,
          note="at evaluation.pass_at_k.checkpoints (default 0, T / 2, T)"),
     Item("SVG", "Table 1", "cross-improvement runs: Early / Uniform / Late against the baseline",
@@ -117,7 +126,8 @@ ITEMS: tuple[Item, ...] = (
          ("gap/{task}/scaling.png", "gap/{task}/scaling.md"),
          note="with models.<name>.scale (config/paper/mtg.yaml)"),
     Item("MTG", "Figure 2", "diagram of rejection sampling", note="a diagram"),
-    Item("MTG", "Figure 3", "cross-verification gap: generator x verifier", note=NOT_YET),
+    Item("MTG", "Figure 3", "cross-verification gap: generator x verifier", CROSS_EVAL,
+         note="the matrices' gv_gap, with an MTG method under evaluation.cross.methods"),
     Item("MTG", "Figure 4", "iterative self-improvement: accuracy, gap, pass@k per round", (*ROUNDS, *PASS_AT_K),
          note="rejection sampling with config/paper/mtg_iterative.yaml; the RL update (RPO) is not built"),
     Item("MTG", "Figure 5", "gap as the filtering threshold varies", ("gap/{task}/sweep.png",), note=GAP_ONLY),
@@ -189,8 +199,9 @@ def pattern_regex(pattern: str) -> re.Pattern:
     """The regex of an output pattern below results/ ({run}: a run folder or simulated/<name>)."""
     run = r"(?:[^/]+/[^/]+/[^/]+(?:/[^/]+)?/seed\d+|simulated/[^/]+)"
     regex = re.escape(pattern).replace(re.escape("{run}"), run)
-    for name in ("{task}", "{model}"):
+    for name in ("{task}", "{model}", "{group}"):
         regex = regex.replace(re.escape(name), "[^/]+")
+    regex = regex.replace(re.escape("{seed}"), r"\d+")
     return re.compile("^results/" + regex + "$")
 
 

@@ -46,11 +46,12 @@ def data(out, *, kind: str, options: dict, n_train: int, n_test: int, seed: int)
     log.info("-> %s", out)
 
 
-def base_model(descriptor, weights, *, name: str, spec: dict) -> None:
-    """Rule `base_model`: make the model loadable (the embedded GGUF converted once) and describe it."""
+def base_model(descriptor, weights, *, name: str, spec: dict, base=None, adapter=None) -> None:
+    """Rule `base_model`: make the model loadable (the embedded GGUF converted once, a checkpoint's adapter
+    merged into its `base`) and describe it."""
     from svgap.inference import models
 
-    desc = models.resolve_model(name, spec, Path(weights))
+    desc = models.resolve_model(name, spec, Path(weights), base, adapter)
     Path(descriptor).write_text(json.dumps(desc, indent=2) + "\n")
     log.info("model %s: %s", name, desc)
 
@@ -258,3 +259,127 @@ def plot_iterative(*, table, png, pdf, plot: dict, title: str) -> None:
     from svgap.evaluation import iterative as it
 
     it.plot(tables.read(table, "rounds"), png, pdf, title=title, **dict(plot))
+
+
+def _joined(the_task, prompts: dict, generations, verify) -> dict[str, pl.DataFrame]:
+    """Per split: the responses with their scores and grades (svgap.loop.grading.samples)."""
+    scores = by_split(tables.read(verify, "verify"), verify)
+    out = {}
+    for split, gens in by_split(tables.read(generations, "generations"), generations).items():
+        if split not in prompts or split not in scores:
+            raise ValueError(f"{generations}: the {split} split is missing from the data or from {verify}")
+        graded = grading.grade(the_task, prompts[split], gens)
+        out[split] = grading.samples(gens, scores[split], graded, f"{generations} ({split}) with {verify}")
+    return out
+
+
+def n_sweep(*, data, generations, verify, table, csv, md, task: dict, methods: list, n: list, sigma: dict,
+            quantile: dict, empty_policy: str, seed: int) -> None:
+    """Rule `n_sweep`: the solver's and the verifier's figures at every N of `n`, from nested, seeded subsets
+    of one sampling of max(n) (svgap.evaluation.nsweep)."""
+    from svgap.evaluation import nsweep
+
+    the_task = make_task(task["kind"], task.get("options"))
+    prompts = by_split(tables.read(data, "data"), data)
+    parts = [nsweep.sweep(samples, split=split, ns=list(n), methods=list(methods), sigma=dict(sigma),
+                          quantile=dict(quantile), empty_policy=empty_policy, seed=seed, where=str(generations))
+             for split, samples in _joined(the_task, prompts, generations, verify).items()]
+    result = pl.concat(parts)
+    for r in result.filter(pl.col("split") == "test").iter_rows(named=True):
+        log.info("test %s N=%d: acc_s %.3f acc_v %.3f U_s %.2f U_v %.2f", r["method"], r["n"], r["acc_s"], r["acc_v"],
+                 r["U_s"], r["U_v"])
+    tables.write(result, table, csv)
+    tables.write_text(nsweep.markdown(result), md)
+
+
+def plot_n_sweep(*, table, png, pdf, plot: dict, title: str) -> None:
+    """Rule `plot_n_sweep`: SVG Figs. 18-20."""
+    from svgap.evaluation import nsweep
+
+    nsweep.plot(tables.read(table, "n_sweep"), png, pdf, title=title, **dict(plot))
+
+
+def cross_eval_sample(*, model, data, generations, task: dict, n_samples: int, seed: int, max_new_tokens: int,
+                      temperature: float, top_p: float, inference: dict, threads: int = 1) -> None:
+    """Rule `cross_eval_sample`: a base model's N responses per prompt, both splits, for the matrix (t = 0)."""
+    from svgap.inference.backend import load_backend
+    from svgap.loop.sampling import generate
+
+    loaded = load_backend(model, None, inference, threads)
+    the_task = make_task(task["kind"], task.get("options"))
+    prompts = by_split(tables.read(data, "data"), data)
+    tables.write(generate(loaded, the_task, prompts, n_samples=n_samples, max_new_tokens=max_new_tokens,
+                          temperature=temperature, top_p=top_p, seed=seed, t=0), generations)
+
+
+def cross_eval_verify(*, model, adapter, data, generations, verify, task: dict, verifier: dict, inference: dict,
+                      seed: int, t: float, mtg_methods: tuple[str, ...] = (), threads: int = 1) -> None:
+    """Rule `cross_eval_verify`: the verifier checkpoint (base `model` + `adapter`) scores the solver's
+    responses, seeded by the solver's (seed, t), so that a checkpoint verifying itself repeats its own
+    verification (svgap.loop.verification.verify_samples)."""
+    from svgap.inference.backend import load_backend
+    from svgap.loop.verification import verify_samples
+
+    loaded = load_backend(model, adapter, inference, threads)
+    the_task = make_task(task["kind"], task.get("options"))
+    prompts = by_split(tables.read(data, "data"), data)
+    gens = tables.read(generations, "generations")
+    tables.write(verify_samples(loaded, the_task, prompts, gens, verifier=verifier, seed=seed, t=t,
+                                where=str(generations), mtg_methods=tuple(mtg_methods)), verify)
+
+
+def cross_eval(*, data, generations: list, verify: list, table, csv, md, task: dict, names: list, methods: list,
+               sigma: dict, quantile: dict, empty_policy: str) -> None:
+    """Rule `cross_eval`: the solver x verifier cells of every method and split (svgap.evaluation.crosseval);
+    `generations` in `names` order, `verify` solver-major."""
+    from svgap.evaluation import crosseval
+
+    names = list(names)
+    if len(generations) != len(names) or len(verify) != len(names) ** 2:
+        raise ValueError(f"cross_eval: {len(generations)} responses and {len(verify)} verifications for {names}")
+    the_task = make_task(task["kind"], task.get("options"))
+    prompts = by_split(tables.read(data, "data"), data)
+    parts = []
+    for i, solver in enumerate(names):
+        for j, verifier in enumerate(names):
+            joined = _joined(the_task, prompts, generations[i], verify[i * len(names) + j])
+            for split, samples in joined.items():
+                parts.append(crosseval.cells(samples, solver=solver, verifier=verifier, split=split,
+                                             methods=list(methods), sigma=dict(sigma), quantile=dict(quantile),
+                                             empty_policy=empty_policy))
+    matrix = pl.concat(parts)
+    for r in matrix.filter(pl.col("split") == "test").iter_rows(named=True):
+        log.info("test %s: %s verified by %s: acc_s %.3f acc_v %.3f G %.2f gap %.3f", r["method"], r["solver"],
+                 r["verifier"], r["acc_s"], r["acc_v"], r["G"], r["gv_gap"])
+    tables.write(matrix, table, csv)
+    tables.write_text(crosseval.markdown(matrix, names), md)
+
+
+def plot_cross_eval(*, table, png, pdf, names: list, plot: dict, title: str) -> None:
+    """Rule `plot_cross_eval`: the matrices as heat maps."""
+    from svgap.evaluation import crosseval
+
+    crosseval.plot(tables.read(table, "cross_eval"), png, pdf, names=list(names), title=title, **dict(plot))
+
+
+def training_stages(*, fits: list, table, csv, md, labels: list) -> None:
+    """Rule `training_stages`: each stage's joint fit side by side (svgap.evaluation.training_stages)."""
+    from svgap.evaluation import training_stages as ts
+
+    if len(fits) != len(labels):
+        raise ValueError(f"training_stages: {len(fits)} fits tables for stages {labels}")
+    result = ts.table(list(labels), [tables.read(p, "fits") for p in fits])
+    for r in result.iter_rows(named=True):
+        log.info("%s %s: %s, rate %.4g, alpha' %.4g, delta %.4g", r["stage"], r["split"], r["status"], r["rate"],
+                 r["alpha_p"], r["delta"])
+    tables.write(result, table, csv)
+    tables.write_text(ts.markdown(result), md)
+
+
+def plot_training_stages(*, table, trajectories: list, png, pdf, labels: list, unit: str, plot: dict,
+                         title: str) -> None:
+    """Rule `plot_training_stages`: SVG Figs. 5 and 9."""
+    from svgap.evaluation import training_stages as ts
+
+    ts.plot(list(labels), [tables.read(p, "trajectory") for p in trajectories], tables.read(table, "stages"), png,
+            pdf, unit=unit, title=title, **dict(plot))

@@ -8,6 +8,8 @@ A model in the config has a `source`:
 - `local`: a Hugging Face folder on disk (`path`).
 - `hub`: a hub id (`id`, optional `revision`), fetched through the Hugging Face cache. On an offline
   machine, point `HF_HOME` at a cache that holds it, or use `local`.
+- `checkpoint`: checkpoint t of a run (`of`), its LoRA adapter merged into the base weights and saved as
+  a model of its own, which runs can start from (SVG §4.4's stages, on one model).
 
 The `base_model` rule writes a small JSON descriptor (`model.json`) that names where the weights
 are; every model-using job reads that descriptor.
@@ -60,9 +62,39 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     os.replace(tmp, out_dir)
 
 
-def resolve_model(name: str, spec: dict, weights_dir: Path) -> dict:
-    """Make the model loadable and describe where it is (the content of `model.json`)."""
+def merge_checkpoint(base_json: Path, adapter: Path, out_dir: Path) -> dict:
+    """A run's checkpoint as a model of its own: the base model of `base_json` with the LoRA `adapter` merged
+    into its weights, in float32, saved as a safetensors folder (written aside, then renamed). Returns the
+    base's descriptor."""
+    base = read_descriptor(base_json)
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.info("merging %s into %s", adapter, base["location"])
+    model = load_model(base, torch.float32, torch.device("cpu"), Path(adapter), merge=True)
+    model.save_pretrained(tmp)
+    load_tokenizer(base).save_pretrained(tmp)
+    try:  # the end-of-sequence tokens of the base's generation config
+        from transformers import GenerationConfig
+
+        GenerationConfig.from_pretrained(base["location"], revision=base.get("revision")).save_pretrained(tmp)
+    except OSError:
+        pass
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    return base
+
+
+def resolve_model(name: str, spec: dict, weights_dir: Path, base: Path | None = None,
+                  adapter: Path | None = None) -> dict:
+    """Make the model loadable and describe where it is (the content of `model.json`); a `checkpoint`
+    source needs its run's base descriptor `base` and `adapter`."""
     source = spec["source"]
+    if source == "checkpoint":
+        if base is None or adapter is None:
+            raise ValueError(f"models.{name}: a checkpoint model needs its run's base model and adapter")
+        parent = merge_checkpoint(Path(base), Path(adapter), weights_dir)
+        return {"name": name, "source": source, "location": str(weights_dir.resolve()), "revision": None,
+                "chat_template": parent.get("chat_template", True), "of": spec["of"]}
     if source == "embedded":
         convert_gguf(embedded_gguf_path(), weights_dir)
         return {"name": name, "source": source, "location": str(weights_dir.resolve()),
