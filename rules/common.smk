@@ -54,9 +54,14 @@ def method_of(arm):
     return ARM.fullmatch(arm)["method"]
 
 
+def mtg_of(methods):
+    """The MTG methods among `methods`: what a verification job adds to TF, QE and P(correct)."""
+    return [m for m in methods if m in MTG_METHODS]
+
+
 def mtg_methods(w):
     """The MTG verification the run's generate_and_verify adds to TF, QE and P(correct): its own method."""
-    return [m for m in [method_of(w.arm)] if m in MTG_METHODS]
+    return mtg_of([method_of(w.arm)])
 
 
 def schedule_of(arm):
@@ -455,11 +460,6 @@ def n_sweep_pairs():
     return [(m, k) for m in N_SWEEP["models"] for k in N_SWEEP["tasks"]]
 
 
-def mtg_of(methods):
-    """The MTG methods among `methods`: what a verification job adds to TF, QE and P(correct)."""
-    return [m for m in methods if m in MTG_METHODS]
-
-
 def cross_entry(name):
     return CROSS_EVAL["models"][name]
 
@@ -479,19 +479,22 @@ def cross_samples_of(name):
     return (entry["seed"], entry["t"]) if is_run_checkpoint(name) else (CROSS_EVAL["seed"], 0)
 
 
+def epoch_dir(model, task, method, seed, t):
+    """The folder of checkpoint t of a baseline run: its samples, verdicts and (t >= 1) adapter."""
+    return f"{run_dir(model, task, method, seed)}/epoch{t}"
+
+
 def cross_adapter(name, task):
     """The LoRA adapter of a checkpoint: its run's of epoch t; none for a base model (t = 0)."""
-    entry = cross_entry(name)
-    if entry["t"] == 0:
-        return []
-    return f"{run_dir(entry['model'], task, entry['method'], entry['seed'])}/epoch{entry['t']}/adapter"
+    e = cross_entry(name)
+    return [] if e["t"] == 0 else f"{epoch_dir(e['model'], task, e['method'], e['seed'], e['t'])}/adapter"
 
 
 def cross_generations(name, task):
     """The responses of solver checkpoint `name` on `task`: its run's of checkpoint t, or its own sampling."""
-    entry = cross_entry(name)
+    e = cross_entry(name)
     if is_run_checkpoint(name):
-        return f"{run_dir(entry['model'], task, entry['method'], entry['seed'])}/epoch{entry['t']}/generations.parquet"
+        return f"{epoch_dir(e['model'], task, e['method'], e['seed'], e['t'])}/generations.parquet"
     return f"results/cross_eval/{task}/{name}/generations.parquet"
 
 
@@ -539,7 +542,7 @@ def get_checkpoint_source(w):
         return {}
     of = spec["of"]
     return {"base": f"results/models/{of['model']}/model.json",
-            "adapter": f"{run_dir(of['model'], of['task'], of['method'], of['seed'])}/epoch{of['t']}/adapter"}
+            "adapter": f"{epoch_dir(of['model'], of['task'], of['method'], of['seed'], of['t'])}/adapter"}
 
 
 def get_study_outputs():
