@@ -9,7 +9,10 @@ Prints, measured side by side in one run:
 - the FLOP bound of generation: matmul GFLOP/s / (2 x parameters) tokens/s, and the ratio of the
   measured throughput to it,
 - forward passes per sample (prefills and decode steps, counted with a hook): one prefill per
-  batch of prompts, one decode step per generated token position, no second pass for the NLL.
+  batch of prompts, one decode step per generated token position, no second pass for the NLL;
+- the last-position logits of a prefill (what every verification and sampling batch starts with) with
+  frozen weights, as a merged checkpoint's are: `logits_to_keep` as an int (a sliced, non-contiguous
+  hidden state) against the index tensor svgap passes (svgap.inference.nll.last_positions), side by side.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch
 from svgap.inference import models
 from svgap.inference.chat import render
 from svgap.inference.hf_backend import HFBackend
+from svgap.inference.nll import last_positions
 from svgap.tasks import make_task
 
 
@@ -51,6 +55,21 @@ def count_forwards(model) -> dict:
 
     model.register_forward_pre_hook(hook, with_kwargs=True)
     return counts
+
+
+def frozen_head(model, rows: int = 64, length: int = 200) -> dict:
+    """Seconds of one prefill's last-position logits with every weight frozen: int against index tensor."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    ids = torch.randint(0, model.config.vocab_size, (rows, length))
+    seconds = {}
+    with torch.inference_mode():
+        for name, keep in (("int", 1), ("index", last_positions(length, 1, ids.device))):
+            model(input_ids=ids[:2], logits_to_keep=keep)  # warm-up
+            start = time.perf_counter()
+            model(input_ids=ids, logits_to_keep=keep)
+            seconds[name] = time.perf_counter() - start
+    return {"rows": rows, "length": length, **seconds}
 
 
 def run(model_dir: Path, prompts: int, n: int, max_new_tokens: int, threads: int, max_batch_rows: int = 128) -> dict:
@@ -83,6 +102,7 @@ def run(model_dir: Path, prompts: int, n: int, max_new_tokens: int, threads: int
         "ratio_to_bound": generated / elapsed / bound, "prefill_passes": counts["prefill"],
         "decode_steps": counts["decode"],
         "forward_passes_per_sample": (counts["prefill"] + counts["decode"]) / (len(ids) * n),
+        "frozen_head": frozen_head(model),  # last: it freezes the model's weights
     }
 
 
@@ -97,6 +117,9 @@ def report(r: dict) -> str:
         f"measured / bound = {r['ratio_to_bound']:.3f}",
         f"forward passes: {r['prefill_passes']} prefills + {r['decode_steps']} decode steps "
         f"= {r['forward_passes_per_sample']:.2f} per sample (batched), NLL from the same passes",
+        f"prefill of {r['frozen_head']['rows']} x {r['frozen_head']['length']} tokens, frozen weights, last-position "
+        f"logits: logits_to_keep=1 {r['frozen_head']['int']:.2f} s, index tensor {r['frozen_head']['index']:.2f} s "
+        f"= {r['frozen_head']['int'] / r['frozen_head']['index']:.1f}x",
     ]
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from svgap.inference.backend import Completion, length_batches, sequence_seed
-from svgap.inference.nll import left_pad, response_nll
+from svgap.inference.nll import last_positions, left_pad, response_nll
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ class HFBackend:
         self.max_batch_rows = max_batch_rows
 
     def _forward_last(self, ids, mask, pos, cache=None):
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                         use_cache=True, logits_to_keep=last_positions(ids.shape[1], 1, ids.device))
         return out.logits[:, -1].float(), out.past_key_values
 
     def _prefill(self, prompts: Sequence[Sequence[int]]):
