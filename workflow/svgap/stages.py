@@ -261,15 +261,25 @@ def plot_iterative(*, table, png, pdf, plot: dict, title: str) -> None:
     it.plot(tables.read(table, "rounds"), png, pdf, title=title, **dict(plot))
 
 
-def _joined(the_task, prompts: dict, generations, verify) -> dict[str, pl.DataFrame]:
-    """Per split: the responses with their scores and grades (svgap.loop.grading.samples)."""
-    scores = by_split(tables.read(verify, "verify"), verify)
+def _graded(the_task, prompts: dict, generations) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """Per split: the responses of `generations` and their grades against the gold answers."""
     out = {}
     for split, gens in by_split(tables.read(generations, "generations"), generations).items():
-        if split not in prompts or split not in scores:
-            raise ValueError(f"{generations}: the {split} split is missing from the data or from {verify}")
-        graded = grading.grade(the_task, prompts[split], gens)
-        out[split] = grading.samples(gens, scores[split], graded, f"{generations} ({split}) with {verify}")
+        if split not in prompts:
+            raise ValueError(f"{generations}: the {split} split is missing from the data")
+        out[split] = (gens, grading.grade(the_task, prompts[split], gens))
+    return out
+
+
+def _joined(graded: dict, generations, verify) -> dict[str, pl.DataFrame]:
+    """Per split: the graded responses (`_graded` of `generations`) with the scores of `verify`
+    (svgap.loop.grading.samples)."""
+    scores = by_split(tables.read(verify, "verify"), verify)
+    out = {}
+    for split, (gens, grades) in graded.items():
+        if split not in scores:
+            raise ValueError(f"{verify}: the {split} split of {generations} is not verified")
+        out[split] = grading.samples(gens, scores[split], grades, f"{generations} ({split}) with {verify}")
     return out
 
 
@@ -283,7 +293,7 @@ def n_sweep(*, data, generations, verify, table, csv, md, task: dict, methods: l
     prompts = by_split(tables.read(data, "data"), data)
     parts = [nsweep.sweep(samples, split=split, ns=list(n), methods=list(methods), sigma=dict(sigma),
                           quantile=dict(quantile), empty_policy=empty_policy, seed=seed, where=str(generations))
-             for split, samples in _joined(the_task, prompts, generations, verify).items()]
+             for split, samples in _joined(_graded(the_task, prompts, generations), generations, verify).items()]
     result = pl.concat(parts)
     for r in result.filter(pl.col("split") == "test").iter_rows(named=True):
         log.info("test %s N=%d: acc_s %.3f acc_v %.3f U_s %.2f U_v %.2f", r["method"], r["n"], r["acc_s"], r["acc_v"],
@@ -341,9 +351,9 @@ def cross_eval(*, data, generations: list, verify: list, table, csv, md, task: d
     prompts = by_split(tables.read(data, "data"), data)
     parts = []
     for i, solver in enumerate(names):
+        graded = _graded(the_task, prompts, generations[i])  # once per solver (MBPP grading runs code)
         for j, verifier in enumerate(names):
-            joined = _joined(the_task, prompts, generations[i], verify[i * len(names) + j])
-            for split, samples in joined.items():
+            for split, samples in _joined(graded, generations[i], verify[i * len(names) + j]).items():
                 parts.append(crosseval.cells(samples, solver=solver, verifier=verifier, split=split,
                                              methods=list(methods), sigma=dict(sigma), quantile=dict(quantile),
                                              empty_policy=empty_policy))
