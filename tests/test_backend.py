@@ -6,7 +6,7 @@ import torch
 
 from svgap.inference.backend import length_batches, sequence_seed
 from svgap.inference.chat import render
-from svgap.inference.hf_backend import common_prefix_length, draw, nucleus
+from svgap.inference.hf_backend import BLOCK, common_prefix_length, draw, inverse_cdf, nucleus
 from svgap.tasks import make_task
 
 
@@ -38,6 +38,27 @@ def test_draw_follows_the_distribution():
     freq = np.bincount(picks, minlength=3) / len(picks)
     assert np.allclose(freq, [0.5, 0.3, 0.2], atol=0.03)
     assert draw(logits, 0.0, gens[:1]).item() == 0
+
+
+def test_inverse_cdf_matches_a_full_cumulative_sum_and_never_draws_a_zero():
+    """The two-level (block, then token) search gives the token one searchsorted over the whole
+    vocabulary's float64 cumulative sum gives, across block boundaries and at u near 0 and 1."""
+    g = torch.Generator().manual_seed(3)
+    vocab = 3 * BLOCK + 17  # a last, partial block
+    probs = torch.softmax(torch.randn(64, vocab, generator=g) * 3, dim=-1)
+    probs[:, 5 * 7 :: 7] = 0.0  # holes, a whole block of them included
+    probs[:8, BLOCK : 2 * BLOCK] = 0.0
+    u = torch.rand(64, generator=g, dtype=torch.float64)
+    u[:4] = torch.tensor([0.0, 1e-12, 1 - 1e-12, 1.0], dtype=torch.float64)
+    cdf = probs.double().cumsum(-1)
+    expected = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1), right=True).squeeze(1)
+    got = inverse_cdf(probs, u)
+    last_positive = vocab - 1 - (probs.flip(-1) > 0).int().argmax(-1)
+    assert torch.equal(got, torch.minimum(expected, last_positive))
+    assert (probs.gather(1, got.unsqueeze(1)) > 0).all()
+    # u exactly on a block's cumulative edge (exact in binary): the next block's first token
+    row = torch.full((1, 2 * BLOCK), 1 / (2 * BLOCK))
+    assert inverse_cdf(row, torch.tensor([0.5], dtype=torch.float64)).item() == BLOCK
 
 
 def test_nucleus_is_the_smallest_top_set_reaching_p():

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from transformers import StaticCache
 
+from svgap.inference.attention import use_decode_gqa
 from svgap.inference.backend import Completion, length_batches, sequence_seed
 from svgap.inference.nll import last_positions, left_pad, response_nll
 
@@ -58,20 +60,51 @@ def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return probs.masked_fill(~kept, 0.0)
 
 
+BLOCK = 256  # vocabulary block of the two-level inverse-CDF search in `draw`
+
+
+def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Per row, the first token whose cumulative probability exceeds u x the row's total.
+
+    A two-level search: cumulative sums of the vocabulary's blocks of `BLOCK` tokens (in float64) find
+    the block, then one block's cumulative sum finds the token, so no cumulative sum of the whole
+    vocabulary is written (for 128 rows of a 49k vocabulary that was most of a decode step). A token of
+    probability 0 is never drawn.
+    """
+    rows, vocab = probs.shape
+    width = -(-vocab // BLOCK) * BLOCK
+    padded = torch.nn.functional.pad(probs, (0, width - vocab)).view(rows, width // BLOCK, BLOCK)
+    block_cdf = padded.sum(-1).double().cumsum(-1)
+    target = (u * block_cdf[:, -1]).unsqueeze(1)
+    block = torch.searchsorted(block_cdf, target, right=True).clamp(max=block_cdf.shape[1] - 1)
+    before = torch.where(block > 0, block_cdf.gather(1, (block - 1).clamp(min=0)), 0.0)
+    inside = padded[torch.arange(rows, device=probs.device), block.squeeze(1)]
+    j = torch.searchsorted(inside.double().cumsum(-1), target - before, right=True).squeeze(1)
+    last_positive = BLOCK - 1 - (inside.flip(-1) > 0).int().argmax(-1)  # where float64 sums round past the end
+    return block.squeeze(1) * BLOCK + torch.minimum(j, last_positive)
+
+
 def draw(logits: torch.Tensor, temperature: float, gens: list[torch.Generator], top_p: float = 1.0) -> torch.Tensor:
     """One token per row from softmax(logits / temperature) within its top-p nucleus (renormalised),
     greedy when temperature is 0.
 
     Inverse-CDF sampling with one uniform per row from that row's own generator: the draw of a
     row does not depend on the other rows, and costs one random number instead of a vocabulary
-    of noise (as Gumbel-max sampling would need).
+    of noise (as Gumbel-max sampling would need). Probabilities are float32, cumulative sums float64.
     """
     if temperature <= 0:
         return logits.argmax(-1)
-    cdf = nucleus(torch.softmax(logits.double() / temperature, dim=-1), top_p).cumsum(-1)
+    scaled = logits.float() if temperature == 1 else logits.float() / temperature
+    probs = nucleus(torch.softmax(scaled, dim=-1), top_p)
     u = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in gens]).to(logits.device)
-    u = u * cdf[:, -1]
-    return torch.searchsorted(cdf, u.unsqueeze(1), right=True).squeeze(1).clamp(max=logits.shape[-1] - 1)
+    return inverse_cdf(probs, u)
+
+
+def select_rows(cache, rows: torch.Tensor) -> None:
+    """Keep (or repeat) the batch rows `rows` of every layer of a KV cache, dynamic or static."""
+    for layer in cache.layers:
+        if layer.is_initialized:
+            layer.keys, layer.values = layer.keys[rows], layer.values[rows]
 
 
 class HFBackend:
@@ -81,6 +114,7 @@ class HFBackend:
 
     def __init__(self, model, tokenizer, max_batch_tokens: int = 32768, max_batch_rows: int = 128):
         self.model = model.eval()
+        use_decode_gqa(model)
         self.device = next(model.parameters()).device
         eos = model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos]
@@ -97,8 +131,8 @@ class HFBackend:
                          use_cache=True, logits_to_keep=last_positions(ids.shape[1], 1, ids.device))
         return out.logits[:, -1].float(), out.past_key_values
 
-    def _prefill(self, prompts: Sequence[Sequence[int]]):
-        """Last-position logits and KV cache of left-padded prompts.
+    def _prefill(self, prompts: Sequence[Sequence[int]], cache=None):
+        """Last-position logits and KV cache of left-padded prompts (into `cache` if given).
 
         The longest prefix shared by every prompt of the batch (a system prompt, few-shot turns, a
         verifier's instructions) is computed once and its cache copied to every row; only the
@@ -107,10 +141,10 @@ class HFBackend:
         shared = common_prefix_length(prompts)
         if shared < self.min_shared_prefix:
             ids, mask, pos = left_pad(prompts, self.pad_id, self.device)
-            return (*self._forward_last(ids, mask, pos), mask, pos[:, -1])
+            return (*self._forward_last(ids, mask, pos, cache), mask, pos[:, -1])
         head = torch.tensor([list(prompts[0][:shared])], device=self.device)
-        _, cache = self._forward_last(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None])
-        cache.batch_repeat_interleave(len(prompts))
+        _, cache = self._forward_last(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None], cache)
+        select_rows(cache, torch.zeros(len(prompts), dtype=torch.long, device=self.device))
         ids, mask, pos = left_pad([p[shared:] for p in prompts], self.pad_id, self.device)
         mask = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1)
         logits, cache = self._forward_last(ids, mask, pos + shared, cache)
@@ -138,10 +172,12 @@ class HFBackend:
         return out
 
     def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids, top_p):
-        logits, cache, mask, last_pos = self._prefill(prompts)
+        width = max(len(p) for p in prompts) + max_new_tokens
+        cache = StaticCache(config=self.model.config, max_cache_len=width)
+        logits, cache, mask, last_pos = self._prefill(prompts, cache)
         first = torch.log_softmax(logits, dim=-1)[:, first_token_ids].double().cpu().numpy()
         if n > 1:
-            cache.batch_repeat_interleave(n)
+            select_rows(cache, torch.arange(len(prompts), device=self.device).repeat_interleave(n))
             logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
         last_pos = last_pos.repeat_interleave(n)
         total = len(prompts) * n
@@ -150,25 +186,31 @@ class HFBackend:
         tokens: list[list[int]] = [[] for _ in range(total)]
         nll = np.zeros(total)
         finished = np.zeros(total, dtype=bool)
-        active = list(range(total))
+        row_of = np.arange(total)  # the sequence in each row of the batch, -1 once it has ended
+        spare = torch.Generator().manual_seed(0)  # the throwaway draws of ended rows still in the batch
+        # the mask spans the whole cache: written positions 1 (0 for padding), the rest 0 until written
+        filled = mask.shape[1]
+        mask = torch.cat([mask, mask.new_zeros((total, width - filled))], dim=1)
         for step in range(max_new_tokens):
-            logp = torch.log_softmax(logits, dim=-1)
-            choice = draw(logits, temperature, [gens[s] for s in active], top_p)
-            chosen = logp.gather(1, choice.unsqueeze(1)).squeeze(1).double().cpu().numpy()
+            choice = draw(logits, temperature, [gens[s] if s >= 0 else spare for s in row_of], top_p)
+            chosen = logits.gather(1, choice.unsqueeze(1)).squeeze(1) - torch.logsumexp(logits, dim=-1)
+            chosen = chosen.double().cpu().numpy()
             ended = torch.isin(choice, eos).cpu().numpy()
-            for r, s in enumerate(active):
-                tokens[s].append(int(choice[r]))
-                nll[s] -= chosen[r]
-                finished[s] = ended[r]
-            keep = np.flatnonzero(~ended)
-            if step == max_new_tokens - 1 or keep.size == 0:
+            for r, s in enumerate(row_of):
+                if s >= 0:
+                    tokens[s].append(int(choice[r]))
+                    nll[s] -= chosen[r]
+                    finished[s] = ended[r]
+            row_of = np.where(ended, -1, row_of)
+            live = np.flatnonzero(row_of >= 0)
+            if step == max_new_tokens - 1 or live.size == 0:
                 break
-            if keep.size < len(active):
-                idx = torch.as_tensor(keep, device=self.device)
-                cache.batch_select_indices(idx)
-                mask, last_pos, choice = mask[idx], last_pos[idx], choice[idx]
-                active = [active[k] for k in keep]
-            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            if live.size <= 0.75 * len(row_of):  # a quarter of the rows ended: drop them (a copy of the cache)
+                idx = torch.as_tensor(live, device=self.device)
+                select_rows(cache, idx)
+                mask, last_pos, choice, row_of = mask[idx], last_pos[idx], choice[idx], row_of[live]
+            mask[:, filled] = 1
+            filled += 1
             last_pos = last_pos + 1
             logits, cache = self._forward_last(choice.unsqueeze(1), mask, last_pos.unsqueeze(1), cache)
         return [[Completion(tuple(tokens[i * n + j]), float(nll[i * n + j]), bool(finished[i * n + j]),
