@@ -221,3 +221,27 @@ def test_the_converted_model_is_a_working_language_model(backend, tokenizer):
     fluent, scrambled = backend.nll([start, start], [tokenizer(t, add_special_tokens=False).input_ids
                                                      for t in (sentence, shuffled)])
     assert fluent < scrambled - 10, (fluent, scrambled)
+
+
+@pytest.mark.parametrize("length", [1, 7])
+def test_grouped_query_attention_equals_transformers_sdpa(length):
+    """The unrepeated-cache GQA rewrite (svgap.inference.attention) gives transformers' SDPA output, for a
+    decode step and a prefill, under left padding and a causal mask."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from svgap.inference.attention import decode_gqa_attention
+
+    class Layer(torch.nn.Module):
+        num_key_value_groups, is_causal = 3, True
+
+    g = torch.Generator().manual_seed(0)
+    batch, heads, kv, dim = 5, 9, 20, 16
+    q = torch.randn(batch, heads, length, dim, generator=g)
+    k, v = torch.randn(2, batch, 3, kv, dim, generator=g)
+    mask = torch.ones(batch, 1, length, kv, dtype=torch.bool).tril(kv - length)
+    mask[:, :, :, :3] = False  # padding on the left of every row, more on row 0
+    mask[0, :, :, :6] = False
+    ours, _ = decode_gqa_attention(Layer(), q, k, v, mask, scaling=0.25)
+    theirs, _ = sdpa_attention_forward(Layer(), q, k, v, mask, scaling=0.25)
+    assert ours.shape == theirs.shape == (batch, length, heads, dim)
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)

@@ -5,10 +5,13 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from matplotlib.collections import PolyCollection
 
+from svgap import tables
 from svgap.columns import METRIC_COLUMNS
+from svgap.loop import trajectory
 from svgap.loop.bon import best_of_n
-from svgap.loop.metrics import auroc, compute
+from svgap.loop.metrics import BOOTSTRAP_REPLICATES, SE_QUANTITIES, auroc, bootstrap_weights, compute, row
 
 
 def samples():
@@ -133,3 +136,103 @@ def test_gv_gap_by_hand():
     assert skip["gv_gap"] == pytest.approx(0.25) and skip["gv_gap_rel"] == pytest.approx(0.5)
     assert skip["gv_gap_se"] == pytest.approx(np.std([0.5, 0.0], ddof=1) / math.sqrt(2))
     assert every["gv_gap"] == pytest.approx(0.5 / 3) and every["gv_gap_rel"] == pytest.approx(1 / 3)
+
+
+def epoch(n_prompts: int, seed: int = 0, *, solver: float = 20.0, pick: float = 10.0, spread: float = 5.0,
+          noise: float = 1.0) -> pl.DataFrame:
+    """Two samples per prompt: sample 0 (the solver, never verified) and sample 1 (verified, the pick). Both
+    NLLs share the prompt's difficulty d_i ~ N(0, spread^2), so they are positively correlated per prompt."""
+    rng = np.random.default_rng(seed)
+    difficulty = rng.normal(0.0, spread, n_prompts)
+    nll = np.stack([solver + difficulty + noise * rng.standard_normal(n_prompts),
+                    pick + difficulty + noise * rng.standard_normal(n_prompts)], axis=1).ravel()
+    size = 2 * n_prompts
+    return pl.DataFrame({
+        "prompt_id": np.repeat([f"p{i:04d}" for i in range(n_prompts)], 2), "sample": np.tile([0, 1], n_prompts),
+        "nll": nll, "length": rng.integers(5, 40, size), "finished": [True] * size, "text": ["t"] * size,
+        "correct": rng.random(size) < 0.5, "tf_score": np.tile([0.0, 1.0], n_prompts), "qe_score": rng.random(size),
+        "p_correct": rng.random(size), "tf_parsed": [True] * size, "qe_parsed": [True] * size,
+    })
+
+
+def measured(frame: pl.DataFrame, selection: str = "bon") -> dict:
+    picks = best_of_n(frame.select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")), 0.5,
+                      "skip", selection=selection)
+    return compute(frame, picks, "tf_score", 0.5)
+
+
+def test_bootstrap_se_of_u_s_is_the_analytic_one():
+    """The bootstrap over prompts of a mean is close to std / sqrt(n) (here within 10% at n = 200)."""
+    n = 200
+    frame = epoch(n)
+    m = measured(frame)
+    solver = frame.filter(pl.col("sample") == 0)
+    for name, values in (("U_s", solver["nll"]), ("U_s_tok", solver["nll"] / solver["length"]),
+                         ("acc_s", solver["correct"].cast(pl.Float64))):
+        analytic = values.std() / math.sqrt(n)
+        assert m[f"{name}_se"] == pytest.approx(analytic, rel=0.1), name
+    assert m["U_v_se"] == pytest.approx(frame.filter(pl.col("sample") == 1)["nll"].std() / math.sqrt(n), rel=0.1)
+
+
+def test_the_gap_se_keeps_the_pairing_of_u_s_and_u_v():
+    """Solver and pick NLLs share each prompt's difficulty: resampling whole prompts keeps the covariance, so
+    G's SE is far below the unpaired sqrt(U_s_se^2 + U_v_se^2) (and near the SE of the per-prompt gaps)."""
+    frame = epoch(200)
+    m = measured(frame)
+    unpaired = math.sqrt(m["U_s_se"] ** 2 + m["U_v_se"] ** 2)
+    assert m["G_se"] < 0.5 * unpaired
+    nll = frame.sort("prompt_id", "sample")["nll"].to_numpy().reshape(-1, 2)
+    assert m["G_se"] == pytest.approx(np.std(nll[:, 0] - nll[:, 1], ddof=1) / math.sqrt(200), rel=0.1)
+    assert m["G_tok_se"] < math.sqrt(m["U_s_tok_se"] ** 2 + m["U_v_tok_se"] ** 2)
+
+
+def test_standard_errors_are_deterministic_and_nan_for_one_prompt():
+    first, second = measured(epoch(64)), measured(epoch(64))
+    ses = [f"{q}_se" for q in SE_QUANTITIES]
+    assert all(math.isfinite(first[k]) and first[k] == second[k] for k in ses)
+    single = measured(epoch(1))
+    assert math.isfinite(single["U_s"]) and math.isfinite(single["G"])
+    assert all(math.isnan(single[k]) for k in ses)
+    assert set(ses) <= set(METRIC_COLUMNS)
+
+
+def test_rejection_targets_carry_their_prompts_weight():
+    """Under rejection sampling c keeps two targets and a one (b none): a replicate's U_v* is
+    (w_a 2 + w_c (4 + 1)) / (w_a + 2 w_c); replicates that draw neither a nor c are left out."""
+    s = samples()
+    picks = best_of_n(s.select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")), 0.5,
+                      "skip", selection="rejection")
+    m = compute(s, picks, "tf_score", 0.5)
+    w = bootstrap_weights(3)
+    with np.errstate(invalid="ignore"):
+        u_v = (w[:, 0] * 2.0 + w[:, 2] * 5.0) / (w[:, 0] + 2 * w[:, 2])
+        u_s = (w @ np.array([6.0, 3.0, 4.0])) / 3
+    assert w.shape == (BOOTSTRAP_REPLICATES, 3) and (w.sum(axis=1) == 3).all()
+    assert m["U_v_se"] == pytest.approx(np.nanstd(u_v, ddof=1))
+    assert m["U_s_se"] == pytest.approx(np.std(u_s, ddof=1))
+    assert m["G_se"] == pytest.approx(np.nanstd(u_s - u_v, ddof=1))
+
+
+def test_the_trajectory_plot_draws_a_band_per_quantity_and_split(tmp_path, monkeypatch):
+    """Metric rows of two checkpoints make a trajectory (the SE columns registered) whose figure has a
+    +-1.96 SE band per quantity and split; a trajectory without SE columns still plots, without bands."""
+    paths = []
+    for t in (0, 1):
+        rows = [row(epoch(40, seed=t + 2 * i), best_of_n(
+            epoch(40, seed=t + 2 * i).select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")),
+            0.5, "skip"), method="tf", sigma=0.5, split=split, t=t) for i, split in enumerate(("train", "test"))]
+        paths.append(tmp_path / f"metrics{t}.parquet")
+        tables.write(pl.concat(rows), paths[-1])
+    traj = trajectory.build(paths, {"model": "m", "task": "k", "method": "tf", "seed": 0, "n_samples": 2,
+                                    "sigma": 0.5, "quantile": None, "selection": "bon", "empty_policy": "skip",
+                                    "lr": 1e-3, "epochs": 1, "schedule": "baseline"})
+    assert all(traj[f"{q}_se"].is_finite().all() for q in SE_QUANTITIES)
+    figures = []
+    monkeypatch.setattr(trajectory.plt, "close", figures.append)
+    settings = {"width": 9, "height": 3, "dpi": 40, "title": "t"}
+    trajectory.plot(traj, tmp_path / "t.png", tmp_path / "t.pdf", **settings)
+    trajectory.plot(traj.drop(f"{q}_se" for q in SE_QUANTITIES), tmp_path / "u.png", tmp_path / "u.pdf", **settings)
+    assert all((tmp_path / name).stat().st_size for name in ("t.png", "t.pdf", "u.png", "u.pdf"))
+    bands = [[c for c in ax.collections if isinstance(c, PolyCollection)] for ax in figures[0].axes]
+    assert [len(b) for b in bands] == [2 * len(columns) for _, columns in trajectory.PANELS]
+    assert not any(isinstance(c, PolyCollection) for ax in figures[1].axes for c in ax.collections)

@@ -42,6 +42,17 @@ METRIC_COLUMNS: dict[str, str] = {
     "G_tok": "U_s_tok - U_v_tok",
     "acc_s": "solver accuracy: sample 0 correct, over every prompt",
     "acc_v": "verifier accuracy: the pick correct, over the prompts with a pick",
+    "U_s_se": "standard error of U_s: bootstrap over prompts (B = 1000 multinomial prompt weightings, fixed seed; "
+              "svgap.loop.metrics); NaN where U_s is NaN or below two prompts",
+    "U_v_se": "standard error of U_v, the same bootstrap (each target weighted by its prompt's weight; NaN below "
+              "two prompts with a pick)",
+    "G_se": "standard error of G, the same bootstrap: U_s and U_v resampled together by prompt, so their "
+            "pairing (covariance) is kept",
+    "U_s_tok_se": "standard error of U_s_tok, the same bootstrap",
+    "U_v_tok_se": "standard error of U_v_tok, the same bootstrap",
+    "G_tok_se": "standard error of G_tok, the same bootstrap (paired, as G_se)",
+    "acc_s_se": "standard error of acc_s, the same bootstrap",
+    "acc_v_se": "standard error of acc_v, the same bootstrap",
     "len_s": "mean length in tokens of sample 0, over every prompt",
     "len_v": "mean length in tokens of the pick",
     "U_s_paired": "U_s over the prompts with a pick only (equals U_s when no prompt is empty)",

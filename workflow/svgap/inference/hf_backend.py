@@ -143,7 +143,8 @@ class HFBackend:
             ids, mask, pos = left_pad(prompts, self.pad_id, self.device)
             return (*self._forward_last(ids, mask, pos, cache), mask, pos[:, -1])
         head = torch.tensor([list(prompts[0][:shared])], device=self.device)
-        _, cache = self._forward_last(head, torch.ones_like(head), torch.arange(shared, device=self.device)[None], cache)
+        positions = torch.arange(shared, device=self.device)[None]
+        _, cache = self._forward_last(head, torch.ones_like(head), positions, cache)
         select_rows(cache, torch.zeros(len(prompts), dtype=torch.long, device=self.device))
         ids, mask, pos = left_pad([p[shared:] for p in prompts], self.pad_id, self.device)
         mask = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1)

