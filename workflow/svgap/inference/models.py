@@ -187,12 +187,42 @@ def resolve_vml_dispatch() -> None:
             getattr(torch, name)(torch.full((1,), 0.5, dtype=dtype))
 
 
+HEAP_LIMIT = 1 << 30  # allocations below 1 GiB come from glibc's heap, not fresh mmap'd pages
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc serve large allocations from its heap and keep freed memory for the next one.
+
+    By default glibc gives a block above its mmap threshold (at most 32 MB) fresh pages from the kernel and
+    returns them on free: every activation of a forward pass (a 125 x 50 x 1536 MLP intermediate is 19 MB)
+    then pays a page fault per 4 KB on first touch. Profiled in a verifier prefill, the MLP's gate and up
+    projections ran at a sixth of the down projection's speed (same FLOPs) and silu at a tenth of its speed
+    alone. `mallopt` raises the mmap and trim thresholds so freed blocks are reused: a verifier batch 20%
+    faster, generation 7% (docs/performance.md). The process keeps its peak heap until it exits (model
+    jobs are one process each). False (nothing done) where the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    # newer glibc caps the mmap threshold at 32 MiB (on 64-bit) and refuses more
+    if not any(mallopt(m_mmap_threshold, limit) for limit in (HEAP_LIMIT, 32 << 20)):
+        return False
+    return bool(mallopt(m_trim_threshold, 2 * HEAP_LIMIT))
+
+
 def load_model(desc: dict, dtype: torch.dtype, device: torch.device, adapter: Path | None = None,
                merge: bool = True):
     """The base model of `desc`, with the LoRA `adapter` applied (merged for inference by default)."""
     from transformers import AutoModelForCausalLM
 
     resolve_vml_dispatch()  # before the first forward: see there
+    keep_freed_memory()
 
     model = AutoModelForCausalLM.from_pretrained(desc["location"], revision=desc.get("revision"),
                                                  dtype=dtype).to(device)
