@@ -363,6 +363,49 @@ def test_the_loop_verifies_with_the_runs_mtg_method():
     assert plain["cot_binary"].null_count() == 3 and plain.columns == table.columns
 
 
+def test_verifier_methods_compute_only_the_scores_asked_for():
+    """`verifier.methods`: each method left out leaves its columns null and runs no model call; those computed
+    equal the full table's (same seeds); P(correct) alone is one prefill of the TF prompts (no reply)."""
+    from helpers import verifier_params
+
+    from svgap import tables
+    from svgap.config import load as load_config
+    from svgap.loop.verification import verify_samples
+    from svgap.tasks import make_task
+
+    config = load_config(root=ROOT)
+    verifier = verifier_params(config)
+    assert verifier["methods"] == ["tf", "qe", "p_correct"]  # the default computes all three
+    data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["What is 1 + 1?", "What is 2 + 2?"]})}
+    gens = tables.with_split({"train": pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0],
+                                                     "text": ["right", "wrong", "right"]})})
+    tokenizer = WordTokenizer()
+
+    def run(methods):
+        backend = ScriptedBackend(lambda text, seed, j: "True, 7", tokenizer)
+        table = verify_samples(({"chat_template": False}, tokenizer, backend), make_task("arithmetic"), data, gens,
+                               verifier={**verifier, "methods": methods}, seed=0, t=1, where="test")
+        return table, len(backend.calls)
+
+    full, calls = run(["tf", "qe", "p_correct"])
+    columns = {"tf": ["tf_reply", "tf_score", "tf_parsed"], "qe": ["qe_reply", "qe_score", "qe_parsed"]}
+    loop_columns = [*columns["tf"], *columns["qe"], "p_correct"]
+    assert calls == 2 and full.select(loop_columns).null_count().sum_horizontal().item() == 0
+    for methods, expected_calls in ((["tf"], 1), (["qe"], 1), (["qe", "tf"], 2), (["p_correct"], 0)):
+        table, calls = run(methods)
+        assert table.columns == full.columns and calls == expected_calls
+        for method, names in columns.items():
+            for name in names:
+                assert table[name].to_list() == (full[name].to_list() if method in methods else [None] * 3)
+        if "tf" in methods:  # from the TF reply's prefill, as in the full table
+            assert table["p_correct"].to_list() == full["p_correct"].to_list()
+        elif "p_correct" in methods:  # the stand-in's next-token distribution (0.3 after the loop's TF prompt),
+            assert table["p_correct"].to_list() == pytest.approx([0.3] * 3)  # not its sampler's (uniform: 0.5)
+            assert full["p_correct"].to_list() == pytest.approx([0.5] * 3)
+        else:
+            assert table["p_correct"].null_count() == 3
+
+
 def test_tournament_shots_alternate_the_position_of_the_correct_response():
     from svgap.gap.verify import messages, tournament_shots
     from svgap.tasks import make_task

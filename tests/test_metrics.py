@@ -74,6 +74,17 @@ def test_diagnostics():
     assert set(m) | {"split", "t"} == set(METRIC_COLUMNS)
 
 
+def test_a_verifier_method_not_computed_leaves_its_diagnostics_nan():
+    """`verifier.methods` without qe: the verify table's QE columns are null; the row's QE diagnostics are NaN
+    and everything else is what the full table gives."""
+    s = samples().with_columns(qe_score=pl.lit(None, dtype=pl.Float64), qe_parsed=pl.lit(None, dtype=pl.Boolean))
+    picks = best_of_n(s.select("prompt_id", "sample", "nll", "length", pl.col("tf_score").alias("score")), 0.5, "skip")
+    m, full = compute(s, picks, "tf_score", 0.5, "skip"), run("skip")
+    assert math.isnan(m["auc_qe"]) and math.isnan(m["qe_parse_rate"])
+    assert {k: v for k, v in m.items() if k not in ("auc_qe", "qe_parse_rate")} == pytest.approx(
+        {k: v for k, v in full.items() if k not in ("auc_qe", "qe_parse_rate")}, nan_ok=True)
+
+
 def test_auroc():
     import numpy as np
 

@@ -133,13 +133,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "split": SPLIT,
         "prompt_id": "prompt id",
         "sample": "sample index",
-        "tf_reply": "the verifier's TF reply",
+        "tf_reply": "the verifier's TF reply (this and the next two: null where verifier.methods leaves out tf)",
         "tf_score": "TF score: 1 correct, 0 incorrect or no verdict",
         "tf_parsed": "the TF reply held a verdict word",
-        "qe_reply": "the verifier's QE reply",
+        "qe_reply": "the verifier's QE reply (this and the next two: null where verifier.methods leaves out qe)",
         "qe_score": "QE score in [0, 1]: rating / qe_scale, 0 if unparsed",
         "qe_parsed": "the QE reply held a rating within the scale",
-        "p_correct": "P(correct) from the next-token logits after the TF prompt",
+        "p_correct": "P(correct) from the next-token logits after the TF prompt (null where verifier.methods has "
+                     "neither tf nor p_correct)",
         **{k: v for k, v in GAP_SCORE_COLUMNS.items() if k not in ("prompt_id", "sample")},
     },
     "grades": {

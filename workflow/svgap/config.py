@@ -30,7 +30,7 @@ TEMPLATE_KEYS = ("tf_template", "qe_template")
 # What the rule generate_and_verify reads of the config (rules/loop.smk): the verifier's settings (sigma and
 # empty_policy are select's), and per backend the `inference` keys that backend uses (`threads` is the
 # job's thread count, not a setting of its results), so tuning one backend reruns none of the other's jobs.
-VERIFIER_KEYS = ("temperature", "top_p", "max_new_tokens", "tf_template", "qe_template", "correct_words",
+VERIFIER_KEYS = ("methods", "temperature", "top_p", "max_new_tokens", "tf_template", "qe_template", "correct_words",
                  "incorrect_words", "qe_scale", "tournament_rounds")
 INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
                   "vllm": ("device", "dtype", "vllm")}
@@ -55,6 +55,11 @@ def check(config: dict) -> None:
                                  f"(defined: {sorted(config[section])})")
     for key in TEMPLATE_KEYS:
         check_template(key, config["verifier"][key])
+    computed = config["verifier"]["methods"]
+    for method in config["runs"]["methods"]:
+        if method in ("tf", "qe", "p_correct") and method not in computed:
+            raise ValueError(f"config runs.methods: a run selects by {method!r}, which verifier.methods {computed} "
+                             f"does not compute; add it there")
     cross = config["cross"]
     if config["verifier"]["selection"] == "rejection" and config["runs"]["schedules"]:
         raise ValueError("config verifier.selection: rejection sampling gives a prompt several targets, while a "

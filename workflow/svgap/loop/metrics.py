@@ -79,6 +79,11 @@ def _mean(values) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
+def computed(samples: pl.DataFrame, column: str, measure) -> float:
+    """`measure(samples[column])`, NaN where the column is null: a verifier method `verifier.methods` left out."""
+    return math.nan if samples[column].null_count() else measure(samples[column])
+
+
 def targets(picks: pl.DataFrame, bon: pl.DataFrame) -> pl.DataFrame:
     """The picks U_v is measured on: the training targets. Picks with a `source` column
     (svgap.loop.cross) carry each target's own nll, length and correctness, external responses
@@ -196,11 +201,11 @@ def compute(samples: pl.DataFrame, picks: pl.DataFrame, score: str, sigma: float
         "acc_samples": _mean(correct),
         "eos_rate": _mean(samples["finished"]),
         "n_empty_response": int((samples["text"].str.strip_chars() == "").sum()),
-        "tf_parse_rate": _mean(samples["tf_parsed"]),
-        "qe_parse_rate": _mean(samples["qe_parsed"]),
-        "auc_tf": auroc(samples["tf_score"].to_numpy(), correct),
-        "auc_qe": auroc(samples["qe_score"].to_numpy(), correct),
-        "auc_p_correct": auroc(samples["p_correct"].to_numpy(), correct),
+        "tf_parse_rate": computed(samples, "tf_parsed", _mean),
+        "qe_parse_rate": computed(samples, "qe_parsed", _mean),
+        "auc_tf": computed(samples, "tf_score", lambda s: auroc(s.to_numpy(), correct)),
+        "auc_qe": computed(samples, "qe_score", lambda s: auroc(s.to_numpy(), correct)),
+        "auc_p_correct": computed(samples, "p_correct", lambda s: auroc(s.to_numpy(), correct)),
         "auc_select": auroc(samples[score].to_numpy(), correct),
         "candidate_rate": candidates.height / samples.height if samples.height else float("nan"),
         "candidate_acc": _mean(candidates["correct"]),

@@ -15,6 +15,11 @@ gets that method's scores, from `svgap.gap.verify` with the loop's verifier temp
 reply length, the task's worked examples shown (as for TF and QE) and `tournament_rounds` rounds; the
 other MTG columns of the verify table stay null.
 
+`verifier.methods` names the scores a run computes (default all three): `tf` (the TF reply; P(correct)
+then comes free from its prefill), `qe` (the QE reply) and `p_correct` (without `tf`: one prefill of the
+TF prompts, no reply). The columns of a method left out are null; the config check refuses a run that
+selects by a method it does not compute.
+
 Malformed verifier output follows one documented rule: a TF reply with no verdict word, or a QE reply
 with no number in 0..qe_scale, scores 0 (a response the verifier does not vouch for is not trusted)
 and is counted (`tf_parsed` / `qe_parsed` false), never an error.
@@ -192,34 +197,58 @@ def _mtg_scores(loaded, task, gens: pl.DataFrame, verifier: dict, methods: tuple
     return scores
 
 
+LOOP_METHODS = ("tf", "qe", "p_correct")  # verifier.methods: the scores the loop's verify stage can compute
+
+
+def _replies(backend, tokenizer, prompts, verifier: dict, seeds, first_token_ids=()) -> tuple[list[str], list]:
+    """One reply per verifier prompt (the config's verifier temperature, top-p and reply length)."""
+    done = backend.sample(prompts, 1, verifier["max_new_tokens"], verifier["temperature"], seeds,
+                          first_token_ids=first_token_ids, top_p=verifier.get("top_p", 1.0))
+    return [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done], done
+
+
 def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
                   split: str, t: float) -> pl.DataFrame:
-    """The verify table of one split's generations (`gens` with each sample's prompt joined)."""
+    """The verify table of one split's generations (`gens` with each sample's prompt joined); the columns of
+    the methods `verifier.methods` leaves out are null."""
+    methods = tuple(verifier.get("methods", LOOP_METHODS))
     pairs = list(zip(gens["prompt"], gens["text"], strict=True))
-    tf_prompts = [render(tokenizer, tf_messages(spec, shots, q, r), chat) for q, r in pairs]
-    qe_prompts = [render(tokenizer, qe_messages(spec, shots, q, r), chat) for q, r in pairs]
     keys = list(zip(gens["prompt_id"], gens["sample"], strict=True))
     yes, no = verdict_tokens(tokenizer, spec)
-    replies, first = {}, None
-    for method, prompts in (("tf", tf_prompts), ("qe", qe_prompts)):
+    df = gens.select("prompt_id", "sample")
+    if "tf" in methods or "p_correct" in methods:
         start = time.perf_counter()
-        seeds = [stable_seed(seed, f"verify-{method}", split, t, pid, j) for pid, j in keys]
-        done = backend.sample(prompts, 1, verifier["max_new_tokens"], verifier["temperature"], seeds,
-                              first_token_ids=yes + no if method == "tf" else (), top_p=verifier.get("top_p", 1.0))
-        replies[method] = [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done]
-        if method == "tf":  # P(correct): the next-token distribution after the TF prompt, from its prefill
+        prompts = [render(tokenizer, tf_messages(spec, shots, q, r), chat) for q, r in pairs]
+        if "tf" in methods:  # P(correct): the next-token distribution after the TF prompt, from its prefill
+            seeds = [stable_seed(seed, "verify-tf", split, t, pid, j) for pid, j in keys]
+            replies, done = _replies(backend, tokenizer, prompts, verifier, seeds, yes + no)
             first = np.array([c[0].first_logprobs for c in done]).reshape(len(done), len(yes + no))
-        log.info("%s %s: %d replies in %.1f s", split, method.upper(), len(prompts), time.perf_counter() - start)
-    tf = [parse_tf(spec, r) for r in replies["tf"]]
-    qe = [parse_qe(spec, r) for r in replies["qe"]]
-    df = pl.DataFrame({
-        "prompt_id": gens["prompt_id"], "sample": gens["sample"],
-        "tf_reply": replies["tf"], "tf_score": [s if s is not None else 0.0 for s in tf],
-        "tf_parsed": [s is not None for s in tf],
-        "qe_reply": replies["qe"], "qe_score": [s if s is not None else 0.0 for s in qe],
-        "qe_parsed": [s is not None for s in qe],
-        "p_correct": p_correct(first, len(yes)),
-    })
-    log.info("%s: unparsed verifier replies (scored 0): TF %d, QE %d of %d", split,
-             (~df["tf_parsed"]).sum(), (~df["qe_parsed"]).sum(), df.height)
-    return df
+            scores = [parse_tf(spec, r) for r in replies]
+            df = df.with_columns(tf_reply=pl.Series(replies, dtype=pl.String),
+                                 tf_score=pl.Series([s if s is not None else 0.0 for s in scores], dtype=pl.Float64),
+                                 tf_parsed=pl.Series([s is not None for s in scores], dtype=pl.Boolean))
+        else:
+            first = backend.next_token_logprobs(prompts, yes + no)
+        df = df.with_columns(p_correct=pl.Series(p_correct(first, len(yes)), dtype=pl.Float64))
+        log.info("%s TF%s: %d prompts in %.1f s", split, " reply" if "tf" in methods else " prefill (P(correct))",
+                 len(prompts), time.perf_counter() - start)
+    if "qe" in methods:
+        start = time.perf_counter()
+        prompts = [render(tokenizer, qe_messages(spec, shots, q, r), chat) for q, r in pairs]
+        seeds = [stable_seed(seed, "verify-qe", split, t, pid, j) for pid, j in keys]
+        replies, _ = _replies(backend, tokenizer, prompts, verifier, seeds)
+        scores = [parse_qe(spec, r) for r in replies]
+        df = df.with_columns(qe_reply=pl.Series(replies, dtype=pl.String),
+                             qe_score=pl.Series([s if s is not None else 0.0 for s in scores], dtype=pl.Float64),
+                             qe_parsed=pl.Series([s is not None for s in scores], dtype=pl.Boolean))
+        log.info("%s QE: %d replies in %.1f s", split, len(prompts), time.perf_counter() - start)
+    df = df.with_columns([pl.lit(None, dtype=dtype).alias(name) for name, dtype in VERIFY_SCHEMA.items()
+                          if name not in df.columns])
+    log.info("%s: unparsed verifier replies (scored 0): TF %s, QE %s of %d; not computed: %s", split,
+             (~df["tf_parsed"]).sum() if "tf" in methods else "-", (~df["qe_parsed"]).sum() if "qe" in methods else "-",
+             df.height, ", ".join(m for m in LOOP_METHODS if m not in methods) or "none")
+    return df.select("prompt_id", "sample", *VERIFY_SCHEMA)
+
+
+VERIFY_SCHEMA = {"tf_reply": pl.String, "tf_score": pl.Float64, "tf_parsed": pl.Boolean, "qe_reply": pl.String,
+                 "qe_score": pl.Float64, "qe_parsed": pl.Boolean, "p_correct": pl.Float64}
