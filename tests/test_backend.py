@@ -225,8 +225,8 @@ def test_the_converted_model_is_a_working_language_model(backend, tokenizer):
 
 @pytest.mark.parametrize("length", [1, 7])
 def test_grouped_query_attention_equals_transformers_sdpa(length):
-    """The unrepeated-cache GQA rewrite (svgap.inference.attention) gives transformers' SDPA output, for a
-    decode step and a prefill, under left padding and a causal mask."""
+    """The unrepeated-cache GQA rewrite of a decode step (svgap.inference.attention) gives transformers' SDPA
+    output under left padding; a prefill (7 positions, causal mask) goes to transformers' SDPA itself."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     from svgap.inference.attention import decode_gqa_attention
@@ -245,3 +245,35 @@ def test_grouped_query_attention_equals_transformers_sdpa(length):
     theirs, _ = sdpa_attention_forward(Layer(), q, k, v, mask, scaling=0.25)
     assert ours.shape == theirs.shape == (batch, length, heads, dim)
     torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("length", [1, 5])
+def test_shared_prefix_attention_equals_attention_over_the_prefix_copied_to_every_row(length):
+    """svgap.inference.attention.cascade_attention: one copy of the shared prefix's keys, merged by
+    log-sum-exp with the rows' own (left-padded, causal) keys, gives SDPA over the concatenation; a row
+    whose query has no key of its own (padding) still attends to the prefix."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from svgap.inference.attention import cascade_attention
+
+    class Layer(torch.nn.Module):
+        num_key_value_groups, is_causal = 3, True
+
+    g = torch.Generator().manual_seed(1)
+    batch, heads, dim, shared, own = 4, 9, 16, 7, 10
+    q = torch.randn(batch, heads, length, dim, generator=g)
+    k, v = torch.randn(2, batch, 3, own, dim, generator=g)
+    pk, pv = torch.randn(2, 1, 3, shared, dim, generator=g)
+    mask = torch.ones(batch, 1, length, own, dtype=torch.bool).tril(own - length)
+    mask[0, :, :, :3] = False
+    mask[1, :, 0, :] = False  # a query with no key of its own
+    ours = cascade_attention(q, k, v, mask, pk, pv, 3, 0.25)
+    full = torch.cat([torch.ones(batch, 1, length, shared, dtype=torch.bool), mask], -1)
+    keys, values = (torch.cat([p.expand(batch, -1, -1, -1), x], 2) for p, x in ((pk, k), (pv, v)))
+    theirs, _ = sdpa_attention_forward(Layer(), q, keys, values, full, scaling=0.25)
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+    if length > 1:  # no mask: causal from the first of the rows' own keys
+        unmasked = cascade_attention(q, k[:, :, :length], v[:, :, :length], None, pk, pv, 3, 0.25)
+        causal = torch.ones(length, length, dtype=torch.bool).tril().expand(batch, 1, length, length)
+        expected = cascade_attention(q, k[:, :, :length], v[:, :, :length], causal, pk, pv, 3, 0.25)
+        torch.testing.assert_close(unmasked, expected)

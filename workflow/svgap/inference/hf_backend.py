@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from transformers import StaticCache
 
-from svgap.inference.attention import use_decode_gqa
+from svgap.inference.attention import shared_prefix, use_decode_gqa
 from svgap.inference.backend import Completion, length_batches, sequence_seed
 from svgap.inference.nll import last_positions, left_pad, response_nll
 
@@ -114,8 +114,11 @@ class HFBackend:
 
     def __init__(self, model, tokenizer, max_batch_tokens: int = 32768, max_batch_rows: int = 128):
         self.model = model.eval()
-        use_decode_gqa(model)
         self.device = next(model.parameters()).device
+        # a shared prefix's KV kept once (svgap.inference.attention.cascade_attention: the CPU flash kernel),
+        # else copied to every row; not for sliding-window attention
+        self.keep_prefix_once = (use_decode_gqa(model) and self.device.type == "cpu"
+                                 and getattr(model.config, "sliding_window", None) is None)
         eos = model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos]
         eos = [e for e in [*eos, tokenizer.eos_token_id] if e is not None]
@@ -126,30 +129,47 @@ class HFBackend:
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_rows = max_batch_rows
 
-    def _forward_last(self, ids, mask, pos, cache=None):
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                         use_cache=True, logits_to_keep=last_positions(ids.shape[1], 1, ids.device))
+    def _forward_last(self, ids, mask, pos, cache=None, prefix=None):
+        with shared_prefix(prefix):
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                             use_cache=True, logits_to_keep=last_positions(ids.shape[1], 1, ids.device))
         return out.logits[:, -1].float(), out.past_key_values
 
-    def _prefill(self, prompts: Sequence[Sequence[int]], cache=None):
-        """Last-position logits and KV cache of left-padded prompts (into `cache` if given).
+    def _prefill(self, prompts: Sequence[Sequence[int]], room: int = 0):
+        """Last-position logits of left-padded prompts and their KV cache, a static cache with `room`
+        positions more; returns (logits, cache, mask, last positions, shared prefix).
 
         The longest prefix shared by every prompt of the batch (a system prompt, few-shot turns, a
-        verifier's instructions) is computed once and its cache copied to every row; only the
-        suffixes are then run, left-padded after the prefix (padding masked, positions continuous).
+        verifier's instructions) is computed once; only the suffixes are then run, left-padded after the
+        prefix (padding masked, positions continuous). The prefix's KV is kept once, outside the rows'
+        cache, and attended to inside `shared_prefix` (pass it to `_forward_last`); where that attention
+        is not available (`keep_prefix_once` false) it is copied into every row and the prefix is None.
+        The mask spans the cache: 1 at written positions, 0 at padding and at the room still unwritten.
         """
         shared = common_prefix_length(prompts)
         if shared < self.min_shared_prefix:
             ids, mask, pos = left_pad(prompts, self.pad_id, self.device)
-            return (*self._forward_last(ids, mask, pos, cache), mask, pos[:, -1])
+            cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + room)
+            logits, cache = self._forward_last(ids, mask, pos, cache)
+            return logits, cache, self._with_room(mask, room), pos[:, -1], None
         head = torch.tensor([list(prompts[0][:shared])], device=self.device)
         positions = torch.arange(shared, device=self.device)[None]
-        _, cache = self._forward_last(head, torch.ones_like(head), positions, cache)
-        select_rows(cache, torch.zeros(len(prompts), dtype=torch.long, device=self.device))
         ids, mask, pos = left_pad([p[shared:] for p in prompts], self.pad_id, self.device)
-        mask = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1)
-        logits, cache = self._forward_last(ids, mask, pos + shared, cache)
-        return logits, cache, mask, pos[:, -1] + shared
+        if self.keep_prefix_once:
+            _, head_cache = self._forward_last(head, torch.ones_like(head), positions)
+            prefix = [(layer.keys, layer.values) for layer in head_cache.layers]
+            cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + room)
+        else:
+            cache = StaticCache(config=self.model.config, max_cache_len=shared + ids.shape[1] + room)
+            _, cache = self._forward_last(head, torch.ones_like(head), positions, cache)
+            select_rows(cache, torch.zeros(len(prompts), dtype=torch.long, device=self.device))
+            mask, prefix = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1), None
+        logits, cache = self._forward_last(ids, mask, pos + shared, cache, prefix)
+        return logits, cache, self._with_room(mask, room), pos[:, -1] + shared, prefix
+
+    @staticmethod
+    def _with_room(mask: torch.Tensor, room: int) -> torch.Tensor:
+        return torch.cat([mask, mask.new_zeros((mask.shape[0], room))], dim=1)
 
     @torch.inference_mode()
     def sample(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids=(), top_p=1.0):
@@ -173,9 +193,8 @@ class HFBackend:
         return out
 
     def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids, top_p):
-        width = max(len(p) for p in prompts) + max_new_tokens
-        cache = StaticCache(config=self.model.config, max_cache_len=width)
-        logits, cache, mask, last_pos = self._prefill(prompts, cache)
+        logits, cache, mask, last_pos, prefix = self._prefill(prompts, max_new_tokens)
+        filled = mask.shape[1] - max_new_tokens  # the cache positions written so far
         first = torch.log_softmax(logits, dim=-1)[:, first_token_ids].double().cpu().numpy()
         if n > 1:
             select_rows(cache, torch.arange(len(prompts), device=self.device).repeat_interleave(n))
@@ -189,9 +208,6 @@ class HFBackend:
         finished = np.zeros(total, dtype=bool)
         row_of = np.arange(total)  # the sequence in each row of the batch, -1 once it has ended
         spare = torch.Generator().manual_seed(0)  # the throwaway draws of ended rows still in the batch
-        # the mask spans the whole cache: written positions 1 (0 for padding), the rest 0 until written
-        filled = mask.shape[1]
-        mask = torch.cat([mask, mask.new_zeros((total, width - filled))], dim=1)
         for step in range(max_new_tokens):
             choice = draw(logits, temperature, [gens[s] if s >= 0 else spare for s in row_of], top_p)
             chosen = logits.gather(1, choice.unsqueeze(1)).squeeze(1) - torch.logsumexp(logits, dim=-1)
@@ -213,7 +229,7 @@ class HFBackend:
             mask[:, filled] = 1
             filled += 1
             last_pos = last_pos + 1
-            logits, cache = self._forward_last(choice.unsqueeze(1), mask, last_pos.unsqueeze(1), cache)
+            logits, cache = self._forward_last(choice.unsqueeze(1), mask, last_pos.unsqueeze(1), cache, prefix)
         return [[Completion(tuple(tokens[i * n + j]), float(nll[i * n + j]), bool(finished[i * n + j]),
                             tuple(first[i].tolist())) for j in range(n)] for i in range(len(prompts))]
 
