@@ -230,8 +230,8 @@ def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, ver
         else:
             first = backend.next_token_logprobs(prompts, yes + no)
         df = df.with_columns(p_correct=pl.Series(p_correct(first, len(yes)), dtype=pl.Float64))
-        log.info("%s TF%s: %d prompts in %.1f s", split, " reply" if "tf" in methods else " prefill (P(correct))",
-                 len(prompts), time.perf_counter() - start)
+        log.info("%s TF: %d %s in %.1f s", split, len(prompts),
+                 "replies" if "tf" in methods else "prefills (P(correct) alone)", time.perf_counter() - start)
     if "qe" in methods:
         start = time.perf_counter()
         prompts = [render(tokenizer, qe_messages(spec, shots, q, r), chat) for q, r in pairs]
