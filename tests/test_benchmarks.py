@@ -71,6 +71,11 @@ def test_mbpp_shows_the_tests_and_grades_in_the_sandbox():
     bad = task.grade("```python\ndef nothing():\n    pass\n```", item.answer, item.meta)
     assert not bad["correct"] and bad["tests_passed"] == 0
     assert task.grade("", item.answer, item.meta)["sandbox_status"] == "no_code"
+    assert graded["sandbox_isolation"] == "bwrap+seccomp"  # which layer ran, per result
+    unisolated = make_task("mbpp", {"path": str(FIXTURES / "mbpp.jsonl"), "isolation": "none"})
+    assert unisolated.grade(good, item.answer, item.meta)["sandbox_isolation"] == "none"
+    with pytest.raises(ValueError, match="options.isolation"):
+        make_task("mbpp", {"path": str(FIXTURES / "mbpp.jsonl"), "isolation": "chroot"}).grade(good, "", item.meta)
     assert extract_code("a\n```py\nx = 1\n```\nb\n```python\ny = 2\n```") == "y = 2\n"
 
 

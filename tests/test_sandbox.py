@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from svgap.tasks import isolation as kernel
+from svgap.tasks import judge
 from svgap.tasks import sandbox as sandbox_module
-from svgap.tasks.sandbox import STATUSES, SandboxResult, run_tests
+from svgap.tasks.sandbox import STATUSES, SandboxResult
 
 ADD = "def add(a, b):\n    return a + b"
 ADD_TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(0, 0) == 0"]
@@ -19,18 +21,35 @@ PROJECT_FILE = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 NOBODY = 65534
+ISOLATION = "bwrap"
+
+
+@pytest.fixture(autouse=True, params=["bwrap", "none"])
+def isolation(request, monkeypatch) -> str:
+    """Every test runs with kernel isolation (bubblewrap, CI installs it) and without (the process layer and
+    the audit hook alone, `isolation="none"`)."""
+    monkeypatch.setattr(sys.modules[__name__], "ISOLATION", request.param)
+    return request.param
+
+
+def run_tests(*args, **kwargs) -> SandboxResult:
+    kwargs.setdefault("isolation", ISOLATION)
+    return sandbox_module.run_tests(*args, **kwargs)
 
 
 @pytest.fixture
 def sandboxes(monkeypatch) -> list[int]:
-    """The pids of the sandbox processes run_tests starts during a test (each leads its own session)."""
+    """The pids of the sandbox processes run_tests starts during a test (each leads its own session); other
+    commands (libseccomp's loader asks `ldconfig -p` once) are not counted."""
     pids: list[int] = []
+    kernel._probe()  # the cached trial run of bubblewrap, once per session, before the counting starts
     real = subprocess.Popen
 
     class Recorded(real):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            pids.append(self.pid)
+            if "-I" in self.args:  # the sandbox's interpreter, directly or under bwrap (not ldconfig & co.)
+                pids.append(self.pid)
 
     monkeypatch.setattr(subprocess, "Popen", Recorded)
     return pids
@@ -57,8 +76,13 @@ def _leftovers(sandboxes: list[int]) -> list[str]:
 
 
 def _assert_refused(result: SandboxResult) -> None:
-    assert result.status == "blocked", result
-    assert not result.passed
+    """Refused by the audit hook ("blocked"), or under bubblewrap possibly by the kernel first (the path is
+    not there, EPERM from seccomp): then the code's own error. The tests check the side effects too."""
+    assert not result.passed, result
+    if ISOLATION == "none":
+        assert result.status == "blocked", result
+    else:
+        assert result.status in ("blocked", "error", "killed"), result
 
 
 @pytest.fixture
@@ -77,7 +101,7 @@ def canary(tmp_path):
 
 def test_correct_code_passes():
     result = run_tests(ADD, ADD_TESTS)
-    assert result == SandboxResult(True, 3, 3, "passed", "3/3 tests passed")
+    assert result == SandboxResult(True, 3, 3, "passed", "3/3 tests passed", kernel.LAYERS[ISOLATION], 3)
 
 
 def test_wrong_code_fails_and_counts_the_tests_that_pass():
@@ -169,20 +193,21 @@ def test_the_cpu_limit_kills_with_status_killed():
              "sandbox._set_limits(0.2, 512)\nwhile True: pass")
     done = subprocess.run([sys.executable, "-c", child, str(Path(sandbox_module.__file__).parents[2])], timeout=30)
     assert done.returncode == -signal.SIGXCPU
-    result = sandbox_module._result("", "nonce", 1, True, 10.0, done.returncode, "")
+    splits = [judge.split("assert True")]
+    result = sandbox_module._result("", splits, [[]], "fail", True, 10.0, done.returncode, "", "none")
     assert (result.status, result.passed) == ("killed", False)
     assert result.detail == "killed by SIGXCPU (CPU time limit)"
 
 
 def test_the_code_sees_only_the_minimal_environment():
     """docs/sandbox.md: the environment is only PATH, HOME, TMPDIR and LC_ALL; HOME and TMPDIR are the fresh
-    sandbox directory, which is also the working directory; stdin is empty."""
+    sandbox directory (bubblewrap's /tmp), which is also the working directory; stdin is empty."""
     os.environ["SVGAP_SANDBOX_SECRET"] = "not for the code"
     try:
         code = "import os, sys\nENV = dict(os.environ)\nCWD = os.getcwd()\nIN = sys.stdin.read()"
         result = run_tests(code, ["assert set(ENV) == {'PATH', 'HOME', 'TMPDIR', 'LC_ALL'}, sorted(ENV)",
                                   "assert ENV['HOME'] == ENV['TMPDIR'] == CWD, (ENV, CWD)",
-                                  "assert os.path.basename(CWD).startswith('svgap-sandbox-'), CWD",
+                                  "assert CWD == '/tmp' or os.path.basename(CWD).startswith('svgap-sandbox-')",
                                   "assert ENV['LC_ALL'] == 'C.UTF-8' and IN == ''"])
     finally:
         del os.environ["SVGAP_SANDBOX_SECRET"]
@@ -194,7 +219,7 @@ def test_the_code_sees_only_the_minimal_environment():
 
 def test_exiting_early_is_not_a_pass():
     assert run_tests("import sys\nsys.exit(0)", ADD_TESTS).status == "error"
-    result = run_tests(ADD, ["import os; os._exit(0)", *ADD_TESTS])
+    result = run_tests(ADD, ["import os; os._exit(0)", *ADD_TESTS], child_judged="run")
     assert (result.passed, result.status) == (False, "error")
 
 
@@ -366,10 +391,17 @@ def test_the_project_and_host_files_are_out_of_reach(code):
 
 
 def test_the_sandbox_directory_is_removed_afterwards():
-    result = run_tests("import os\nHERE = os.getcwd()", ["assert False, HERE"])
-    here = result.detail.split("AssertionError: ", 1)[1]
-    assert "svgap-sandbox-" in here
-    assert not os.path.exists(here)
+    """Without bubblewrap the run's directory is deleted; with it, the tmpfs never was on the host."""
+    import glob
+    import tempfile
+
+    pattern = os.path.join(tempfile.gettempdir(), "svgap-sandbox-*")
+    before = set(glob.glob(pattern))
+    code = "import os\nopen('svgap-mark-4242.txt', 'w').write('x')\nHERE = os.getcwd()"
+    result = run_tests(code, ["assert HERE.startswith('/')"])
+    assert result.passed, result
+    assert set(glob.glob(pattern)) == before
+    assert not os.path.exists(os.path.join(tempfile.gettempdir(), "svgap-mark-4242.txt"))
 
 
 # -- network ---------------------------------------------------------------------------------
@@ -400,7 +432,11 @@ def test_network_namespace_has_no_interfaces_but_loopback():
         pytest.skip("no network namespaces on this machine (the audit hook still refuses sockets)")
     code = "import socket\nNAMES = [name for _, name in socket.if_nameindex()]"
     result = run_tests(code, ["assert NAMES == ['lo'], NAMES"])
-    assert result.passed, result
+    if ISOLATION == "bwrap":  # no sockets at all: seccomp refuses socket(2)
+        assert (result.status, result.passed) == ("error", False), result
+        assert "PermissionError" in result.detail
+    else:
+        assert result.passed, result
 
 
 # -- escape hatches --------------------------------------------------------------------------
@@ -433,3 +469,280 @@ def test_code_does_not_run_as_root():
         pytest.skip("not root: the code runs as this user")
     result = run_tests("import os\nIDS = (os.getuid(), os.geteuid(), os.getgid())", ["assert IDS == (65534,) * 3, IDS"])
     assert result.passed, result
+
+
+# -- attacks on the verdict (issue 16): the grader decides, the sandbox only returns values ---------
+
+SECRET_TESTS = ["assert secret(7) == 1234567", "assert secret(8) == 7654321"]  # expected values the code never sees
+
+
+@pytest.mark.parametrize("code", [
+    # a signal handler is handed the interrupted frame; its f_back reached the runner's locals and emitter
+    "import signal\ndef grab(signum, frame):\n    f = frame\n    while f is not None:\n"
+    "        for v in f.f_locals.values():\n            if callable(v):\n                try:\n"
+    "                    v('pass', '0')\n                except Exception:\n                    pass\n"
+    "        f = f.f_back\nsignal.signal(signal.SIGALRM, grab)\nsignal.setitimer(signal.ITIMER_REAL, 0.01)\n"
+    "import time\ntime.sleep(0.1)",
+    "import _signal\n_signal.signal(14, lambda s, f: None)",
+    # records written to every descriptor (the result channel among them), and dup2 over it
+    "import os\nfor fd in range(64):\n    try:\n"
+    "        os.write(fd, b'\\nstart\\nvalue 0 true\\nok 0\\nok 1\\npass 0\\npass 1\\ndone 0\\n')\n"
+    "    except OSError:\n        pass\nos._exit(0)",
+    "import os\nr, w = os.pipe()\nfor fd in range(3, 16):\n    try:\n        os.dup2(w, fd)\n    except OSError:\n"
+    "        pass\ndef secret(x):\n    return x",
+    # a value that equals anything
+    "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\n"
+    "def secret(x):\n    return Anything()",
+    "class Yes(int):\n    def __eq__(self, other):\n        return True\ndef secret(x):\n    return Yes(0)",
+])
+def test_forged_passes_fail(code):
+    result = run_tests(code, SECRET_TESTS)
+    assert (result.passed, result.n_passed) == (False, 0), result
+
+
+def test_the_sandbox_never_sees_the_expected_values(tmp_path):
+    """The job the child reads holds the code and the probes, not the expected side of a test."""
+    code = "import json, sys\nJOB = open(sys.argv[1]).read() if len(sys.argv) > 1 else ''\ndef secret(x):\n    return x"
+    result = run_tests(code, ["assert secret(7) == 1234567"])
+    assert result.status == "blocked" or result.detail.count("1234567") == 0
+    splits = judge.split("assert secret(7) == 1234567", frozenset({"secret"}))
+    assert splits.probes == ("secret(7)",) and "1234567" not in "".join(splits.probes)
+
+
+def test_child_judged_tests_fail_by_default_and_run_when_asked():
+    tests = ["assert all(add(i, i) == 2 * i for i in range(3))", "x = add(1, 2)", "assert add(1, 2) == 3"]
+    default = run_tests(ADD, tests)
+    assert (default.n_passed, default.n_parent_judged, default.status) == (1, 1, "failed")
+    assert "child_judged" in default.detail
+    ran = run_tests(ADD, tests, child_judged="run")
+    assert (ran.passed, ran.n_passed, ran.n_parent_judged) == (True, 3, 1)
+    with pytest.raises(ValueError, match="child_judged"):
+        run_tests(ADD, tests, child_judged="trust")
+
+
+# -- attacks on the host (issue 16) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("read", [
+    "open('/etc/shadow').read()",
+    "open('/etc/passwd').read()",
+    "open(PROJECT).read()",
+    "__import__('spwd').getspall()",
+    "__import__('pwd').getpwall()",
+    "__import__('grp').getgrall()",
+])
+def test_host_secrets_and_project_files_cannot_be_read(read):
+    code = (f"PROJECT = {str(PROJECT_FILE)!r}\ntry:\n    READ = {read}\nexcept Exception:\n    READ = None\n"
+            "if READ == []:\n    READ = None")
+    result = run_tests(code, ["assert READ is None"])
+    assert result.n_passed == 1, result  # the read failed (refused by the hook, or nothing there)
+    assert result.status in ("passed", "blocked"), result
+
+
+@pytest.mark.parametrize("code", [
+    "import sqlite3\nsqlite3.connect(':memory:').execute(f\"ATTACH DATABASE '{TARGET}' AS x\")"
+    ".execute('CREATE TABLE x.t (a)')",
+    "import sqlite3\ndb = sqlite3.connect(':memory:')\ndb.execute('CREATE TABLE t (a)')\n"
+    "db.execute(f\"VACUUM INTO '{TARGET}'\")",
+    "open(TARGET, 'w').write('x')",
+    "import os\nfd = os.open(TARGET, os.O_CREAT | os.O_WRONLY)\nos.write(fd, b'x')",
+])
+def test_writing_outside_leaves_nothing(code):
+    """The target directory is writable by everyone (nobody included), so only the sandbox stops the write."""
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="svgap-outside-"))
+    try:
+        outside.chmod(0o777)
+        target = outside / "outside.db"
+        result = run_tests(f"TARGET = {str(target)!r}\n{code}\n{ADD}", ADD_TESTS)
+        assert not result.passed, result
+        assert list(outside.iterdir()) == []
+    finally:
+        shutil.rmtree(outside)
+
+
+def test_memory_past_the_limit_fails():
+    """memfd_create held memory outside the address-space limit; the tmpfs (bubblewrap) is bounded too."""
+    memfd = run_tests("import os\nfd = os.memfd_create('m')\nfor _ in range(64):\n    os.write(fd, b'x' * 2**22)\n"
+                      + ADD, ADD_TESTS, memory_mb=128)
+    assert (memfd.passed, memfd.status) == (False, "error"), memfd
+    if ISOLATION == "bwrap":
+        files = ("for i in range(8):\n    with open(f'f{i}.bin', 'wb') as f:\n        f.write(b'x' * 7 * 2**20)\n"
+                 + ADD)
+        tmpfs = run_tests(files, ADD_TESTS)
+        assert (tmpfs.passed, tmpfs.status) == (False, "error"), tmpfs
+        assert "No space left" in tmpfs.detail
+
+
+def test_the_audit_hook_cannot_be_given_new_code():
+    code = ("def f():\n    pass\nf.__code__ = (lambda: None).__code__\n"
+            "import _imp, importlib.util\nspec = importlib.util.find_spec('_ctypes')\nspec.name = 'innocent'\n"
+            "_imp.create_dynamic(spec)\n" + ADD)
+    _assert_refused(run_tests(code, ADD_TESTS))
+    refusal = run_tests("import importlib.util\nspec = importlib.util.find_spec('_ctypes')\nspec.name = 'x'\n"
+                        "__import__('importlib').import_module('_frozen_importlib')._imp.create_dynamic(spec)",
+                        ADD_TESTS)
+    assert not refusal.passed and refusal.status in ("blocked", "error"), refusal
+
+
+def test_a_refusal_whose_path_cannot_be_shown_is_still_recorded():
+    code = ("class P:\n    def __fspath__(self):\n        return '/etc/hostname'\n    def __repr__(self):\n"
+            "        raise RuntimeError('no repr')\nimport os\ntry:\n    os.remove(P())\n"
+            "except Exception:\n    pass\n" + ADD)
+    result = run_tests(code, ADD_TESTS)
+    assert result.status == "blocked" and "/etc/hostname" in result.detail, result
+
+
+def test_a_machine_without_isolation_refuses_to_grade(monkeypatch):
+    monkeypatch.setattr(kernel.shutil, "which", lambda name: None)
+    kernel._probe.cache_clear()
+    try:
+        with pytest.raises(kernel.IsolationUnavailable, match="bubblewrap.*isolation: none"):
+            run_tests(ADD, ADD_TESTS, isolation="bwrap")
+        assert run_tests(ADD, ADD_TESTS, isolation="none").passed  # the setting the message names
+    finally:
+        kernel._probe.cache_clear()
+    with pytest.raises(ValueError, match="isolation"):
+        run_tests(ADD, ADD_TESTS, isolation="chroot")
+
+
+def test_the_sandboxed_process_is_nobody_on_the_host(sandboxes):
+    """Under bubblewrap the code's uid is nobody inside, and on the host nobody too when the grader is root
+    (bwrap is started as nobody, never mapping the sandbox's user to root), else the grader's own user."""
+    if ISOLATION != "bwrap":
+        pytest.skip("bubblewrap only: without it the switch to nobody is the child's own (tested above)")
+    import threading
+
+    code = "import os, time\nUID = os.getuid()\ntime.sleep(3)\n" + ADD
+    results = []
+    thread = threading.Thread(target=lambda: results.append(run_tests(code, ["assert UID == 65534"])))
+    thread.start()
+    host_uids = set()
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline and not host_uids:
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if b"/run/svgap/runner.py" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    status = Path(f"/proc/{entry}/status").read_text().splitlines()
+                    host_uids |= {int(line.split()[1]) for line in status if line.startswith("Uid:")}
+            except OSError:
+                continue
+        time.sleep(0.05)
+    thread.join()
+    assert results[0].passed, results[0]
+    assert host_uids == {NOBODY if os.geteuid() == 0 else os.getuid()}
+
+
+KERNEL_LAYER_PROBE = r"""
+import ctypes, json, os, socket, sys
+job = json.load(open(sys.argv[1]))
+out = {}
+def attempt(name, action):
+    try:
+        action()
+        out[name] = "done"
+    except BaseException as exc:
+        out[name] = type(exc).__name__
+def write(path, size=1):
+    with open(path, "wb") as f:
+        f.write(b"x" * size)
+for path in ("/etc/shadow", "/etc/passwd", job["project_file"], "/root/.bashrc"):
+    attempt("read " + path, lambda: open(path, "rb").read())
+for path in ("/x", "/dev/x", "/dev/shm/x", "/usr/x", "/run/svgap/x", "/run/svgap/job.json", "/tmp/ok"):
+    attempt("write " + path, lambda: write(path))
+attempt("write /tmp/big", lambda: write("/tmp/big", 40 * 2**20))
+attempt("fork", os.fork)
+attempt("socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+attempt("unix socket", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+attempt("memfd_create", lambda: os.memfd_create("m"))
+libc = ctypes.CDLL(None, use_errno=True)
+def unshare():
+    if libc.unshare(0x10000000) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+attempt("unshare", unshare)
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+out["uid"] = os.getuid()
+out["CapEff"] = status["CapEff"].strip()
+out["pids"] = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
+out["env"] = sorted(os.environ)
+os.write(1, json.dumps(out).encode())
+"""
+
+
+def test_the_kernel_layer_alone_holds():
+    """bubblewrap and seccomp without the audit hook (as if the code had switched it off): no host file is
+    there to read, nothing outside the 32 MB tmpfs can be written, no process, socket, memory file or
+    namespace can be made, no capability is held, no host process is visible."""
+    if ISOLATION != "bwrap":
+        pytest.skip("the bubblewrap layer itself")
+    import json
+    import tempfile
+
+    kernel.require_bwrap()
+    with tempfile.TemporaryDirectory() as box, tempfile.TemporaryFile() as bpf:
+        bpf.write(kernel.seccomp_program())
+        bpf.seek(0)
+        runner, job = Path(box, "runner.py"), Path(box, "job.json")
+        runner.write_text(KERNEL_LAYER_PROBE)
+        job.write_text(json.dumps({"project_file": str(PROJECT_FILE)}))
+        kernel.give_to_sandbox_user(box)
+        done = subprocess.run(kernel.bwrap_command(kernel.interpreter(), str(runner), str(job), bpf.fileno()),
+                              pass_fds=(bpf.fileno(),), capture_output=True, timeout=60, **kernel.user_switch())
+        assert job.read_text() == json.dumps({"project_file": str(PROJECT_FILE)})
+        assert sorted(os.listdir(box)) == ["job.json", "runner.py"]
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    for path in ("/etc/shadow", "/etc/passwd", str(PROJECT_FILE), "/root/.bashrc"):
+        assert out["read " + path] in ("FileNotFoundError", "PermissionError"), (path, out)
+    for path in ("/x", "/dev/x", "/dev/shm/x", "/usr/x", "/run/svgap/x", "/run/svgap/job.json"):
+        assert out["write " + path] in ("OSError", "PermissionError", "FileNotFoundError"), (path, out)
+    assert out["write /tmp/ok"] == "done" and out["write /tmp/big"] == "OSError", out  # ENOSPC past 32 MB
+    for action in ("fork", "socket", "unix socket", "memfd_create", "unshare"):
+        assert out[action] == "PermissionError", (action, out)
+    assert out["uid"] == NOBODY and int(out["CapEff"], 16) == 0, out
+    assert len(out["pids"]) <= 2, out  # bwrap's init and the interpreter: nothing of the host
+    assert out["env"] == ["HOME", "LC_ALL", "PATH", "PWD", "TMPDIR"], out  # the runner drops PWD
+
+
+def test_the_sandbox_interpreter_is_readable_without_capabilities(monkeypatch):
+    """The interpreter bwrap runs is one others can read; where there is none, grading refuses, naming why."""
+    assert kernel._readable_by_others(kernel.interpreter())
+    monkeypatch.setattr(kernel, "_readable_by_others", lambda path: False)
+    kernel.interpreter.cache_clear()
+    kernel._probe.cache_clear()
+    try:
+        with pytest.raises(kernel.IsolationUnavailable, match="no Python the sandbox's user can read.*isolation: none"):
+            run_tests(ADD, ADD_TESTS, isolation="bwrap")
+    finally:
+        kernel.interpreter.cache_clear()
+        kernel._probe.cache_clear()
+
+
+def _mbpp_rows() -> list[dict]:
+    import json
+
+    paths = [Path(__file__).parent / "fixtures" / "mbpp.jsonl"]
+    if os.environ.get("SVGAP_MBPP_FILE"):  # the published file (974 problems), where the machine has it
+        paths.append(Path(os.environ["SVGAP_MBPP_FILE"]))
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_every_mbpp_reference_solution_passes():
+    for row in _mbpp_rows():
+        result = run_tests(row["code"], row["test_list"], setup=row.get("test_setup_code", ""))
+        assert result.passed, (row["task_id"], result)
+        assert result.n_parent_judged == len(row["test_list"]), (row["task_id"], result)
+
+
+def test_splitting_a_dataset_with_invalid_escapes_warns_nothing():
+    """MBPP code and tests hold regex strings such as "\\d+" without an r prefix: the grader only reads
+    their shape, so its parse must not fill the logs with DeprecationWarnings (the sandbox compiles them)."""
+    import warnings
+
+    backslash_d = "\\" + "d"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        names = judge.solution_names(f'import re\nP = "{backslash_d}+"\ndef f(s):\n    return 1')
+        split = judge.split(f'assert f("{backslash_d}") == 1', names)
+    assert names == {"re", "P", "f"} and split.parent_judged and split.probes == (f"f({backslash_d!r})",)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 CONFIG = "config/tasks.yaml"
 MODEL = "results/models/smollm2-135m/model.json"
 EXTRA_COLUMNS = {"gsm8k": {"pred_strict", "pred_flexible", "correct_strict", "correct_flexible"},
-                 "mbpp": {"tests_passed", "sandbox_status"}}
+                 "mbpp": {"tests_passed", "sandbox_status", "sandbox_isolation"}}
 
 
 CFG = load_config(ROOT / CONFIG, root=ROOT)

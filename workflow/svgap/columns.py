@@ -150,7 +150,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "pred": "answer extracted from the response, null if none",
         "correct": "the task's grader judges the response correct (extra task-specific columns may follow: "
                    "gsm8k pred_strict, pred_flexible, correct_strict, correct_flexible; mbpp tests_passed, "
-                   "sandbox_status)",
+                   "sandbox_status, sandbox_isolation)",
     },
     "picks": {
         "split": SPLIT,

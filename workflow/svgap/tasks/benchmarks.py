@@ -15,6 +15,7 @@ import re
 from svgap.tasks import grading, sandbox
 from svgap.tasks.base import VerifierShot
 from svgap.tasks.dataset import DatasetTask
+from svgap.tasks.isolation import ISOLATIONS
 
 ANSWER = "End with 'The answer is <answer>.'"
 
@@ -132,7 +133,9 @@ def extract_code(response: str) -> str:
 
 class MBPP(DatasetTask):
     """Python programming problems; a response is correct when its code passes every assert of
-    `test_list`, run in `svgap.tasks.sandbox` (a separate, limited process; see docs/sandbox.md)."""
+    `test_list`, run in `svgap.tasks.sandbox` (bubblewrap and a seccomp filter around a limited process, the
+    verdict decided outside it; see docs/sandbox.md). Options: timeout_s (5), isolation ("bwrap", or
+    "none" to grade without kernel isolation), child_judged ("fail" or "run")."""
 
     dataset = "mbpp"
     solver_template = "{question}"
@@ -163,8 +166,15 @@ class MBPP(DatasetTask):
     def grade(self, response, answer, meta):
         code = self.extract(response)
         if code is None:
-            return {"pred": None, "correct": False, "tests_passed": 0, "sandbox_status": "no_code"}
+            return {"pred": None, "correct": False, "tests_passed": 0, "sandbox_status": "no_code",
+                    "sandbox_isolation": None}
+        isolation = self.options.get("isolation", "bwrap")
+        child_judged = self.options.get("child_judged", "fail")
+        if isolation not in ISOLATIONS or child_judged not in sandbox.CHILD_JUDGED:
+            raise ValueError(f"{self.dataset} task: options.isolation must be one of {ISOLATIONS} and "
+                             f"options.child_judged one of {sandbox.CHILD_JUDGED}; got {isolation!r}, {child_judged!r}")
         result = sandbox.run_tests(code, meta["test_list"], setup=meta.get("test_setup_code", ""),
-                                   timeout_s=float(self.options.get("timeout_s", 5.0)))
+                                   timeout_s=float(self.options.get("timeout_s", 5.0)), isolation=isolation,
+                                   child_judged=child_judged)
         return {"pred": code, "correct": result.passed, "tests_passed": result.n_passed,
-                "sandbox_status": result.status}
+                "sandbox_status": result.status, "sandbox_isolation": result.isolation}

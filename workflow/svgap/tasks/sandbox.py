@@ -1,37 +1,30 @@
 """Grade model-written Python (MBPP responses) by running it against assert tests in a sandbox.
 
-`run_tests(code, tests)` runs `code`, then optional `setup`, then each test statement (an
-`assert ...` line of MBPP's `test_list`) in a fresh Python process and returns a `SandboxResult`.
-It never raises for bad code: a syntax error, an exception, a hang, a crash or a refused operation
-all come back as a result that did not pass. Linux only.
+`run_tests(code, tests)` runs `code`, then optional `setup`, in a fresh sandboxed Python process and
+returns a `SandboxResult`. It never raises for bad code: a syntax error, an exception, a hang, a crash
+or a refused operation all come back as a result that did not pass. Linux only. docs/sandbox.md says
+what each layer protects and what it does not.
 
-What protects the host (docs/sandbox.md has the details):
-
-- A separate process, `python -I -S -B` (isolated mode, no site-packages, no .pyc writes) running
-  this file as its script, in a fresh temporary directory that is its working directory, HOME and
-  TMPDIR, with a minimal environment, stdin/stdout/stderr on /dev/null, in its own session and
-  process group. A wall-clock timeout kills the whole group (SIGKILL), which is killed after every
-  run anyway; the directory is deleted.
-- Kernel limits (setrlimit): address space (`memory_mb`), CPU seconds, file size, open files, no
-  core files, no new processes or threads (RLIMIT_NPROC: the kernel ignores it for root).
-- Best effort, where the kernel allows it: a new network namespace (only a loopback that is down);
-  when started as root, a switch to uid/gid 65534 (nobody), keeping only CAP_DAC_READ_SEARCH when
-  the stdlib is not readable by others; no_new_privs.
-- An audit hook (`sys.addaudithook`; Python code cannot remove it), installed before the code
-  runs. It refuses: process creation and signals; network sockets; writes, deletes, renames,
-  chmod/chown outside the temporary directory; reads outside it and the stdlib; opening directories
-  and links; importing ctypes, subprocess, multiprocessing and other native escape hatches;
-  hand-made code objects and marshal; tracing, frame and gc introspection. A refused operation raises
-  PermissionError in the code and makes the result "blocked".
-- The child reports through a file descriptor the code cannot read back, each record signed with a
-  random token the code never sees: printing "passed" or exiting early cannot fake a pass.
-
-What it does not protect against: native code. The audit hook sees only what CPython reports. C
-functions that are already loaded and unaudited (a few are removed from `os` as a speed bump, which
-`_imp.create_builtin` gets round), crafted bytecode if a way in is found, and kernel exploits are out
-of its reach; beyond the hook, the kernel stops only what the process's user (nobody, or the
-calling user) may not do. The host still lends up to `timeout_s` of CPU and `memory_mb` of memory
-per call. For adversarial code, run the grader itself in a container or VM (or nsjail, bubblewrap).
+- **The verdict is the grader's.** Each test is split with `ast` (`svgap.tasks.judge`): the sandbox
+  evaluates only the sub-expressions that need the solution (`f(x)` of `assert f(x) == y`) and sends
+  their values back as plain data (`encode_value` there, `decode_value` here); this process compares
+  them with the expected side, which the sandbox never sees. Nothing in the sandbox can sign or
+  decide a result, so forged records and objects whose `__eq__` always says yes gain nothing.
+- **Kernel isolation** (`isolation="bwrap"`, the default; `svgap.tasks.isolation`): bubblewrap with
+  every namespace unshared, no capabilities, a read-only view of only the interpreter, a 32 MB tmpfs
+  as the only writable place, and a seccomp filter. Where it cannot run, `run_tests` raises
+  `IsolationUnavailable`; `isolation="none"` runs without it (trusted code only), with the process
+  layer below alone. `SandboxResult.isolation` records which ran.
+- **The process**: `python -I -S -B` (isolated mode, no site-packages, no .pyc writes) running this
+  file as its script, with a minimal environment, stdin/stdout/stderr on /dev/null, in its own
+  session. Kernel limits (setrlimit): address space (`memory_mb`), CPU seconds, file size, open files,
+  no core files, no new processes. A wall-clock timeout kills it (SIGKILL). Without bubblewrap, and
+  best effort: a new network namespace, a switch from root to nobody, no_new_privs.
+- **An audit hook** (`sys.addaudithook`), a second layer inside the interpreter: it refuses process
+  creation and signals, sockets, file changes outside the working directory and reads outside it and
+  the stdlib, native escape hatches (ctypes, `_imp` loaders of blocked modules), code-object surgery,
+  frames, tracing and gc introspection. A refused operation raises PermissionError in the code and
+  makes the result "blocked". It sees only what CPython reports: native code is beyond it.
 
 The module runs on both sides: the parent imports it, the child runs it as a script. It imports only
 light stdlib modules at the top so that the child's `sys.modules` holds nothing the code under test
@@ -47,15 +40,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 STATUSES = ("passed", "failed", "error", "timeout", "killed", "blocked")
+CHILD_JUDGED = ("fail", "run")
 
-FILE_SIZE_LIMIT = 8 * 2**20  # bytes, per file the code writes (RLIMIT_FSIZE)
+FILE_SIZE_LIMIT = 8 * 2**20  # bytes, per file the code writes (RLIMIT_FSIZE); also caps the result file
 MAX_FILE_WRITES = 32  # files the code may open for writing (bounds its disk use with FILE_SIZE_LIMIT)
 OPEN_FILES_LIMIT = 64
+VALUE_CHARS = 2**20  # the encoded value of one probe, at most
 DETAIL_CHARS = 500
 NOBODY = 65534
 
 _RUNNER = os.path.abspath(__file__)
-_PAYLOAD = "payload.json"
+_JOB = "job.json"
 
 
 @dataclass(frozen=True)
@@ -67,6 +62,8 @@ class SandboxResult:
     SyntaxError, or the child ended without a result), "timeout" (wall clock), "killed" (a signal:
     the CPU limit, a segfault, an abort), "blocked" (the code tried something the sandbox refuses).
     detail: a short reason (the first failing test, the exception, the blocked operation).
+    isolation: the layer that ran ("bwrap+seccomp" or "none"; the audit hook runs in both).
+    n_parent_judged: tests whose verdict this process decided (the others are child-judged).
     """
 
     passed: bool
@@ -74,65 +71,125 @@ class SandboxResult:
     n_tests: int
     status: str
     detail: str
+    isolation: str = ""
+    n_parent_judged: int = 0
 
 
-def run_tests(
-    code: str, tests: list[str], setup: str = "", timeout_s: float = 5.0, memory_mb: int = 512
-) -> SandboxResult:
-    """Run `code`, then `setup`, then each statement of `tests` in a fresh sandboxed process.
+def run_tests(code: str, tests: list[str], setup: str = "", timeout_s: float = 5.0, memory_mb: int = 512,
+              isolation: str = "bwrap", child_judged: str = "fail") -> SandboxResult:
+    """Run `code`, then `setup`, in a fresh sandboxed process, and judge each statement of `tests`.
 
     `timeout_s` is the wall-clock limit for the whole run (the CPU limit is a little above it);
     `memory_mb` the address-space limit of the process (keep it >= 64: the interpreter needs room).
-    Raises ValueError only for invalid limits; everything the code does becomes a result.
+    `isolation`: "bwrap" (kernel isolation, required unless "none" is asked for) or "none".
+    `child_judged`: what happens to tests that do not split (svgap.tasks.judge): "fail" or "run".
+    Raises ValueError for invalid arguments and `IsolationUnavailable` where bubblewrap cannot run;
+    everything the code does becomes a result.
     """
+    from svgap.tasks import isolation as kernel
+    from svgap.tasks import judge
+
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
     if memory_mb <= 0:
         raise ValueError(f"memory_mb must be positive, got {memory_mb!r}")
+    if isolation not in kernel.ISOLATIONS:
+        raise ValueError(f"isolation must be one of {kernel.ISOLATIONS}, got {isolation!r}")
+    if child_judged not in CHILD_JUDGED:
+        raise ValueError(f"child_judged must be one of {CHILD_JUDGED}, got {child_judged!r}")
+    if isolation == "bwrap":
+        kernel.require_bwrap()
     tests = [str(test) for test in tests]
+    layer = kernel.LAYERS[isolation]
     if not tests:
-        return SandboxResult(False, 0, 0, "error", "no tests to run")
+        return SandboxResult(False, 0, 0, "error", "no tests to run", layer)
 
+    names = judge.solution_names(code, setup)
+    splits = [judge.split(test, names) for test in tests]
+    probes: list[tuple[str, str]] = []  # (kind, source): "eval" a probe, "exec" a child-judged statement
+    owners: list[list[int]] = []  # per test, the indices of its probes
+    for s in splits:
+        if s.parent_judged or child_judged == "run":
+            kind = "eval" if s.parent_judged else "exec"
+            owners.append(list(range(len(probes), len(probes) + len(s.probes))))
+            probes.extend((kind, source) for source in s.probes)
+        else:
+            owners.append([])
+    job = {"code": code, "setup": setup, "probes": probes, "timeout_s": timeout_s, "memory_mb": memory_mb,
+           "isolation": isolation}
+    records, finished, returncode, stderr_tail = _run_child(job, timeout_s, isolation)
+    return _result(records, splits, owners, child_judged, finished, timeout_s, returncode, stderr_tail, layer)
+
+
+def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, int, str]:
+    """Start the child on `job`, wait at most `timeout_s`, kill what is left; (records, finished, exit, stderr)."""
     # Imported here, not at the top: the child runs this file and must not have these loaded.
+    import shutil
     import subprocess
     import tempfile
 
-    nonce = os.urandom(16).hex()
+    from svgap.tasks import isolation as kernel
+
     with (
         tempfile.TemporaryDirectory(prefix="svgap-sandbox-", ignore_cleanup_errors=True) as box,
         tempfile.TemporaryFile() as stderr_file,
+        tempfile.TemporaryFile() as bpf,
     ):
-        # The result channel: a deleted file the child gets write-only (so the code cannot read the
-        # records, and with them the nonce, back); the parent keeps its own read descriptor.
+        # The result channel: a deleted file the child gets write-only; the parent keeps its read descriptor.
         read_fd, result_path = tempfile.mkstemp(prefix="svgap-result-")
         write_fd = os.open(result_path, os.O_WRONLY | os.O_APPEND)
         os.unlink(result_path)
         try:
-            payload = {"nonce": nonce, "result_fd": write_fd, "code": code, "setup": setup, "tests": tests,
-                       "timeout_s": timeout_s, "memory_mb": memory_mb}
-            with open(os.path.join(box, _PAYLOAD), "w", encoding="utf-8") as f:
-                json.dump(payload, f)
+            job = {**job, "result_fd": write_fd}
+            job_path = os.path.join(box, _JOB)
+            with open(job_path, "w", encoding="utf-8") as f:
+                json.dump(job, f)
+            pass_fds: tuple[int, ...] = (write_fd,)
+            switch: dict = {}
+            if isolation == "bwrap":
+                bpf.write(kernel.seccomp_program())
+                bpf.seek(0)
+                info_fd = os.open(os.path.join(box, "info"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                pass_fds += (bpf.fileno(), info_fd)
+                # A copy of this file beside the job: the sandbox's user may not be able to read the project.
+                runner = os.path.join(box, "runner.py")
+                shutil.copyfile(_RUNNER, runner)
+                kernel.give_to_sandbox_user(box)
+                command = kernel.bwrap_command(kernel.interpreter(), runner, job_path, bpf.fileno(), info_fd)
+                switch = kernel.user_switch()
+            else:
+                command = [sys.executable, "-I", "-S", "-B", _RUNNER, job_path]
             env = {"PATH": os.defpath, "HOME": box, "TMPDIR": box, "LC_ALL": "C.UTF-8"}
             try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-I", "-S", "-B", _RUNNER], cwd=box, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL, stderr=stderr_file, pass_fds=(write_fd,), start_new_session=True)
+                proc = subprocess.Popen(command, cwd=box, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=stderr_file, pass_fds=pass_fds,
+                                        start_new_session=True, **switch)
             except OSError as exc:
-                return SandboxResult(False, 0, len(tests), "error", f"could not start the sandbox: {exc}")
+                return f"error could not start the sandbox: {exc}", True, 0, ""
             finally:
                 os.close(write_fd)
+                if isolation == "bwrap":
+                    os.close(info_fd)
             try:
                 finished = _wait_without_reaping(proc.pid, timeout_s)
             finally:
                 _kill_group(proc.pid)  # the code's leftovers too; the unreaped child keeps the group id ours
                 proc.wait()
+                if isolation == "bwrap":  # its init and the code are not our children: wait until they are gone
+                    with open(os.path.join(box, "info"), "rb") as f:
+                        init_pid = kernel.sandbox_init_pid(f.read(4096))
+                    if init_pid is not None:
+                        kernel.wait_for_namespace(init_pid)
             with os.fdopen(read_fd, "rb", closefd=False) as f:
                 records = f.read(4 * FILE_SIZE_LIMIT).decode("utf-8", "replace")
         finally:
             os.close(read_fd)
         stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - 2000))
         stderr_tail = stderr_file.read().decode("utf-8", "replace").strip()
-    return _result(records, nonce, len(tests), finished, timeout_s, proc.returncode, stderr_tail)
+    returncode = proc.returncode
+    if isolation == "bwrap" and returncode > 128:
+        returncode = 128 - returncode  # bwrap exits 128 + N for a child killed by signal N
+    return records, finished, returncode, stderr_tail
 
 
 def _wait_without_reaping(pid: int, timeout_s: float) -> bool:
@@ -163,49 +220,78 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _result(records: str, nonce: str, n_tests: int, finished: bool, timeout_s: float, returncode: int,
-            stderr_tail: str) -> SandboxResult:
-    """Turn the child's signed records and exit state into a SandboxResult."""
-    started = done = False
-    blocked = error = first_failure = ""
-    passed_tests: set[int] = set()
-    prefix = nonce + " "
+def _parse(records: str) -> dict:
+    """The child's one-line records: the first of each kind (and of each probe) counts."""
+    seen: dict = {"probes": {}}
     for line in records.splitlines():
-        if not line.startswith(prefix):
-            continue  # not written by the runner (or garbled): ignored
-        kind, _, rest = line[len(prefix):].partition(" ")
-        if kind == "start":
-            started = True
-        elif kind == "blocked" and not blocked:
-            blocked = rest
-        elif kind == "error":
-            error = rest
-        elif kind in ("pass", "fail"):
-            index, _, why = rest.partition(" ")
-            if kind == "pass" and index.isdigit() and int(index) < n_tests:
-                passed_tests.add(int(index))
-            elif kind == "fail" and not first_failure:
-                first_failure = f"test {index}: {why}"
-        elif kind == "done":
-            done = True
-            if rest not in ("", "0") and not blocked:
-                blocked = "a blocked operation (record lost)"
-    n_passed = len(passed_tests)
+        kind, _, rest = line.partition(" ")
+        if kind in ("value", "raised", "ok"):
+            index, _, data = rest.partition(" ")
+            if index.isdigit():
+                seen["probes"].setdefault(int(index), (kind, data))
+        elif kind in ("start", "blocked", "error", "done"):
+            seen.setdefault(kind, rest)
+    return seen
+
+
+def _judge_test(check: str | None, kinds: list[tuple[str, str]]) -> str:
+    """'' when the test passed, else why not. `kinds`: the (record kind, data) of each of its probes."""
+    from svgap.tasks import judge
+
+    values = []
+    for kind, data in kinds:
+        if kind == "raised":
+            return data
+        if kind == "ok":
+            continue
+        try:
+            values.append(decode_value(data))
+        except (ValueError, TypeError, RecursionError) as exc:
+            return f"a value that is not plain data ({exc})"
+    if check is None:
+        return ""  # a child-judged statement that ran without raising
+    try:
+        if judge.judge(check, values):
+            return ""
+    except Exception as exc:  # noqa: BLE001 - the test's own expression raising fails the test
+        return f"{type(exc).__name__}: {exc}"
+    shown = ", ".join(repr(value)[:80] for value in values)
+    return f"AssertionError (got {shown})" if values else "AssertionError"
+
+
+def _result(records: str, splits: list, owners: list[list[int]], child_judged: str, finished: bool,
+            timeout_s: float, returncode: int, stderr_tail: str, layer: str) -> SandboxResult:
+    """Judge each test from the child's records and exit state."""
+    seen = _parse(records)
+    n_tests = len(splits)
+    n_parent = sum(s.parent_judged for s in splits)
+    n_passed, first_failure = 0, ""
+    for index, (s, mine) in enumerate(zip(splits, owners, strict=True)):
+        if not s.parent_judged and child_judged == "fail":
+            why = "not split into calls and an expected value: child-judged tests fail (child_judged='fail')"
+        elif any(k not in seen["probes"] for k in mine):
+            why = "no value came back"
+        else:
+            why = _judge_test(s.check, [seen["probes"][k] for k in mine])
+        if why:
+            first_failure = first_failure or f"test {index}: {why}"
+        else:
+            n_passed += 1
 
     def result(status: str, detail: str) -> SandboxResult:
-        return SandboxResult(status == "passed", n_passed, n_tests, status, detail[:DETAIL_CHARS])
+        return SandboxResult(status == "passed", n_passed, n_tests, status, detail[:DETAIL_CHARS], layer, n_parent)
 
-    if blocked:
-        return result("blocked", blocked)
+    if "blocked" in seen or seen.get("done", "0") not in ("", "0"):
+        return result("blocked", seen.get("blocked") or "a blocked operation (record lost)")
     if not finished:
         return result("timeout", f"no result within {timeout_s:g} s (wall clock); process group killed")
-    if error:
-        return result("error", error)
+    if "error" in seen:
+        return result("error", seen["error"])
     if returncode < 0:
         return result("killed", _signal_reason(-returncode) + (f"; stderr: {stderr_tail}" if stderr_tail else ""))
-    if not started:
+    if "start" not in seen:
         return result("error", f"the sandbox did not start (exit code {returncode}): {stderr_tail}")
-    if not done:
+    if "done" not in seen:
         return result("error", f"the code ended the process before the tests finished (exit code {returncode})")
     if n_passed == n_tests:
         return result("passed", f"{n_passed}/{n_tests} tests passed")
@@ -225,16 +311,74 @@ def _signal_reason(signum: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The child: runs as `python -I -S -B sandbox.py` in the sandbox directory.
+# Plain data across the boundary: the child encodes a probe's value, the parent decodes it.
 # ---------------------------------------------------------------------------------------------
 
-# Modules the code under test may not import (top-level names; `_test*` and `_xx*` too): native
-# escape hatches, process creation that bypasses the audited functions, C-level file writers.
+_CONTAINERS = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
+
+
+def encode_value(value: object, depth: int = 0) -> object:
+    """`value` as JSON-ready data: None, bool, int, float and str as themselves; containers, bytes and
+    complex numbers as {tag: items}. Subclasses count as their plain base (a Counter is a dict, a
+    namedtuple a tuple). Raises TypeError for anything else (a function, a generator, a class instance)."""
+    if depth > 100:
+        raise TypeError("nested more than 100 levels")
+    for plain in (bool, int, float, str):
+        if isinstance(value, plain):
+            return plain(value) if type(value) is not plain else value
+    if value is None:
+        return None
+    for tag, plain in _CONTAINERS.items():
+        if isinstance(value, plain):
+            return {tag: [encode_value(item, depth + 1) for item in plain.__iter__(value)]}
+    if isinstance(value, dict):
+        return {"dict": [[encode_value(k, depth + 1), encode_value(v, depth + 1)] for k, v in dict.items(value)]}
+    if isinstance(value, (bytes, bytearray)):
+        return {type(value).__name__ if type(value) in (bytes, bytearray) else "bytes": bytes(value).hex()}
+    if isinstance(value, complex):
+        return {"complex": [complex.real.__get__(value), complex.imag.__get__(value)]}
+    raise TypeError(f"a value of type {type(value).__name__} is not plain data")
+
+
+def decode_value(text: str) -> object:
+    """The parent's side of `encode_value`: only plain types come out, whatever the text says."""
+    return _decode(json.loads(text))
+
+
+def _decode(data: object) -> object:
+    if data is None or type(data) in (bool, int, float, str):
+        return data
+    if type(data) is not dict or len(data) != 1:
+        raise ValueError(f"unexpected {type(data).__name__}")
+    (tag, items), = data.items()
+    if tag in _CONTAINERS and type(items) is list:
+        return _CONTAINERS[tag](_decode(item) for item in items)
+    if tag == "dict" and type(items) is list:
+        if not all(type(pair) is list and len(pair) == 2 for pair in items):
+            raise ValueError("a dict item that is not a [key, value] pair")
+        return {_decode(key): _decode(value) for key, value in items}
+    if tag in ("bytes", "bytearray") and type(items) is str:
+        return (bytes if tag == "bytes" else bytearray).fromhex(items)
+    if tag == "complex" and type(items) is list and len(items) == 2 and all(type(x) is float for x in items):
+        return complex(*items)
+    raise ValueError(f"unexpected tag {tag!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The child: runs as `python -I -S -B sandbox.py <job.json>` in the sandbox directory.
+# ---------------------------------------------------------------------------------------------
+
+# Modules the code under test may not import (any part of the name; `_test*` and `_xx*` too): native
+# escape hatches, process creation that bypasses the audited functions, C-level file writers, signal
+# handlers (they are handed frames).
 _BLOCKED_MODULES = frozenset({
     "ctypes", "_ctypes", "subprocess", "_posixsubprocess", "multiprocessing", "_multiprocessing",
     "_posixshmem", "readline", "curses", "_curses", "_curses_panel", "tkinter", "_tkinter", "ossaudiodev",
     "_dbm", "_gdbm", "syslog", "xxlimited", "xxlimited_35", "xxsubtype", "_interpreters", "_interpqueues",
-    "_interpchannels",
+    "_interpchannels", "signal", "_signal", "faulthandler", "_imp", "_testinternalcapi",
+    # C code that reads or writes files the hook never hears of: the password and group databases
+    # (/etc/shadow through spwd), SQLite (ATTACH and VACUUM INTO write anywhere the user may)
+    "spwd", "pwd", "grp", "sqlite3", "_sqlite3",
 })
 # Audit events refused outright.
 _BLOCKED_EVENTS = frozenset({
@@ -267,30 +411,35 @@ _READABLE_DEVICES = frozenset({"/dev/null", "/dev/zero", "/dev/random", "/dev/ur
 # Unaudited os functions that act outside the process (create files by path, touch other
 # processes or namespaces). Removing them is a speed bump, not a wall: see the module docstring.
 _UNAUDITED_OS = ("mknod", "mkfifo", "chroot", "pidfd_open", "setns", "unshare", "setpriority",
-                 "sched_setaffinity", "sched_setscheduler", "sched_setparam")
+                 "sched_setaffinity", "sched_setscheduler", "sched_setparam", "memfd_create", "eventfd")
+# Functions of _signal that install handlers or timers (a handler receives the interrupted frame).
+_SIGNAL_FUNCTIONS = ("signal", "setitimer", "alarm", "set_wakeup_fd", "pthread_kill", "pidfd_send_signal",
+                     "raise_signal", "siginterrupt")
 # Loaded before the hook, with the frozen modules (the hook refuses marshal, so later imports
 # compile from source).
 _PRELOAD = ("math", "cmath", "re", "collections", "heapq", "bisect", "itertools", "functools", "operator",
             "string", "typing", "array", "copy")
 
 
-def _child_main() -> None:
-    """Read the job, shrink what the process may do (limits, network, user), arm the hook, run the code."""
-    with open(_PAYLOAD, encoding="utf-8") as f:
-        payload = json.load(f)
-    os.remove(_PAYLOAD)  # the nonce leaves the disk before the code runs
+def _child_main(job_path: str) -> None:
+    """Read the job, shrink what the process may do (limits; without bubblewrap also network and user),
+    arm the hook, run the code and the probes."""
+    with open(job_path, encoding="utf-8") as f:
+        job = json.load(f)
     sandbox = os.path.realpath(os.getcwd())
-    emit = _make_emit(payload["result_fd"], payload["nonce"])
-    was_root = os.geteuid() == 0
-    _set_limits(payload["timeout_s"], payload["memory_mb"])
-    _isolate_network(was_root)
-    if was_root:
-        _drop_privileges(sandbox)
-    try:  # PR_SET_NO_NEW_PRIVS: no exec (were there one) can gain privileges, e.g. a setuid binary
-        _libc()[1].prctl(38, 1, 0, 0, 0)
-    except (ImportError, OSError, AttributeError):
-        pass
-    _forget_ctypes()
+    emit = _make_emit(job["result_fd"])
+    _set_limits(job["timeout_s"], job["memory_mb"])
+    if job["isolation"] == "none":  # bubblewrap did all of this already, and better
+        os.remove(job_path)
+        was_root = os.geteuid() == 0
+        _isolate_network(was_root)
+        if was_root:
+            _drop_privileges(sandbox)
+        try:  # PR_SET_NO_NEW_PRIVS: no exec (were there one) can gain privileges, e.g. a setuid binary
+            _libc()[1].prctl(38, 1, 0, 0, 0)
+        except (ImportError, OSError, AttributeError):
+            pass
+        _forget_ctypes()
     _set_limit("RLIMIT_NPROC", 0)  # no new processes or threads (ignored by the kernel for root)
     import _imp
 
@@ -298,30 +447,72 @@ def _child_main() -> None:
     for name in (*_PRELOAD, *sorted(frozen)):
         if not name.startswith("__") and name != "site":  # site would add site-packages to sys.path
             __import__(name)
-    for module in (os, sys.modules.get("posix"), sys.modules.get("_signal"), sys.modules.get("signal")):
+    for module in (os, sys.modules.get("posix")):
         for name in (*_UNAUDITED_OS, "pidfd_send_signal"):
             if module is not None and hasattr(module, name):
                 delattr(module, name)
+    for name in ("signal", "_signal"):  # re-importing them is refused by name
+        module = sys.modules.pop(name, None)
+        for function in _SIGNAL_FUNCTIONS:
+            if module is not None and hasattr(module, function):
+                delattr(module, function)
     sys.implementation.cache_tag = None  # no .pyc reading: it would need marshal, which the hook refuses
     read_roots = tuple(os.path.realpath(p) for p in sys.path if p)
-    hook, violations = _make_audit_hook(sandbox, read_roots, emit, payload["result_fd"])
+    hook, violations, deny = _make_audit_hook(sandbox, read_roots, emit, job["result_fd"])
+    _guard_loaders(_imp, deny)
     run = _make_run(emit, violations)
+    os.environ.pop("PWD", None)  # bubblewrap sets it; the code sees PATH, HOME, TMPDIR and LC_ALL only
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # stderr kept startup errors for the parent; the code's output goes nowhere
     os.close(devnull)
     sys.addaudithook(hook)
     emit("start")
-    run(payload["code"], payload["setup"], payload["tests"])
+    run(job["code"], job["setup"], job["probes"])
 
 
-def _make_emit(fd: int, nonce: str) -> Callable[..., None]:
-    """A writer of signed one-line records to the result descriptor."""
-    write, encode, replace, limit, os_error = os.write, str.encode, str.replace, DETAIL_CHARS, OSError
+def _guard_loaders(imp_module, deny: Callable[[str], None]) -> None:
+    """`_imp.create_dynamic` and `create_builtin` load a module under any name (so `_ctypes` could come
+    in as `x`): wrap them to refuse a blocked module by each part of its name and by its file's name.
+    The wrappers build their own spec from the strings read once (a crafted spec cannot change its name
+    after the check)."""
+    from importlib.machinery import ModuleSpec
+
+    create_dynamic, create_builtin = imp_module.create_dynamic, imp_module.create_builtin
+    blocked, str_, type_ = frozenset(_BLOCKED_MODULES), str, type
+
+    def refused(name: object) -> bool:
+        if type_(name) is not str_:
+            return True
+        return any(part in blocked or part.startswith(("_test", "_xx")) for part in name.split("."))
+
+    def checked(spec) -> ModuleSpec:
+        name, origin = spec.name, spec.origin
+        file_name = origin.rpartition("/")[2].partition(".")[0] if type_(origin) is str_ else ""
+        if refused(name) or (origin is not None and (type_(origin) is not str_ or refused(file_name))):
+            deny("_imp loading a blocked module")
+        return ModuleSpec(name, None, origin=origin)
+
+    def guarded_dynamic(spec, file=None):
+        return create_dynamic(checked(spec)) if file is None else create_dynamic(checked(spec), file)
+
+    def guarded_builtin(spec):
+        spec = checked(spec)
+        if spec.name in ("posix", "sys", "builtins"):  # fresh copies of what was trimmed
+            deny(f"_imp.create_builtin {spec.name}")
+        return create_builtin(spec)
+
+    imp_module.create_dynamic, imp_module.create_builtin = guarded_dynamic, guarded_builtin
+
+
+def _make_emit(fd: int) -> Callable[..., None]:
+    """A writer of one-line records to the result descriptor (nothing in them is secret or signed: the
+    parent decides every verdict from values)."""
+    write, encode, replace, os_error = os.write, str.encode, str.replace, OSError
 
     def emit(*fields: str) -> None:
-        text = " ".join(replace(replace(field, "\n", " "), "\r", " ")[:limit] for field in fields)
+        text = " ".join(replace(replace(field, "\n", " "), "\r", " ") for field in fields)
         try:
-            write(fd, encode("\n" + nonce + " " + text + "\n", "utf-8", "replace"))
+            write(fd, encode("\n" + text + "\n", "utf-8", "replace"))
         except os_error:
             pass  # the code closed or replaced the descriptor: the parent sees a missing record
 
@@ -424,23 +615,36 @@ def _readable_by_others(path: str) -> bool:
 
 
 def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[..., None],
-                     result_fd: int) -> tuple[Callable[[str, tuple], None], Callable[[], int]]:
-    """The audit hook that enforces the policy, and a counter of the violations it saw.
+                     result_fd: int) -> tuple[Callable[[str, tuple], None], Callable[[], int], Callable[[str], None]]:
+    """The audit hook that enforces the policy, a counter of the violations it saw, and its `deny`.
 
-    Everything the hook uses is bound here, before the code under test runs: the code may replace
-    builtins or os functions, but it cannot reach these local references (frames and gc are
-    refused), and CPython gives no way to remove an audit hook.
+    Everything the hook uses is bound here, before the code under test runs, and its tables are private
+    copies: the code may replace builtins, os functions or this module's globals, but it cannot reach
+    these local references (frames, gc and code-object surgery are refused), and CPython gives no way
+    to remove an audit hook. Messages never call an object of the code (no repr of a path object).
     """
     type_, str_, bytes_, int_, len_, tuple_item = type, str, bytes, int, len, tuple.__getitem__
     os_error, permission_error, value_error, attribute_error = OSError, PermissionError, ValueError, AttributeError
     readlink, stat, getcwd = os.readlink, os.stat, os.getcwd
-    blocked_events, blocked_prefixes, blocked_modules = _BLOCKED_EVENTS, _BLOCKED_PREFIXES, _BLOCKED_MODULES
-    path_arguments = _PATH_ARGUMENTS
-    frame_attributes, readable_devices = _FRAME_ATTRIBUTES, _READABLE_DEVICES
+    blocked_events, blocked_prefixes = frozenset(_BLOCKED_EVENTS), tuple(_BLOCKED_PREFIXES)
+    blocked_modules = frozenset(_BLOCKED_MODULES)
+    path_arguments = {event: tuple(tuple(rule) for rule in rules) for event, rules in _PATH_ARGUMENTS.items()}
+    get_rules = path_arguments.get
+    frame_attributes, readable_devices = frozenset(_FRAME_ATTRIBUTES), frozenset(_READABLE_DEVICES)
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     o_directory, af_unix, max_writes = os.O_DIRECTORY, 1, MAX_FILE_WRITES
     roots = (sandbox, *read_roots)
     counts = [0, 0]  # violations, files opened for writing
+
+    def shown(obj: object) -> str:
+        """A path for a message: str and bytes as text, anything else by no call at all."""
+        if type_(obj) is str_:
+            return str_.__repr__(obj[:200])
+        if type_(obj) is bytes_:
+            return bytes_.__repr__(obj[:200])
+        if type_(obj) is int_:
+            return "descriptor " + int_.__repr__(obj)
+        return "(an object that is not a str, bytes or int)"
 
     def deny(what: str) -> None:
         counts[0] += 1
@@ -512,21 +716,21 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
             if path in (":memory:", "", b":memory:", b""):
                 return
             if path[:5] in ("file:", b"file:"):
-                deny(f"{event} {path!r} (URI file names)")
+                deny(f"{event} {shown(path)} (URI file names)")
         resolved = resolve(path)
         if resolved is None or not inside(resolved, sandbox):
-            deny(f"{event} {path!r} (outside the sandbox directory)")
+            deny(f"{event} {shown(path)} (outside the sandbox directory)")
 
     def check_read(event: str, path: object) -> None:
         resolved = resolve("." if path is None else path)
         if resolved is None:
-            deny(f"{event} {path!r}")
+            deny(f"{event} {shown(path)}")
         if resolved in readable_devices:
             return
         for root in roots:
             if inside(resolved, root):
                 return
-        deny(f"{event} {path!r} (only the sandbox directory and the stdlib are readable)")
+        deny(f"{event} {shown(path)} (only the sandbox directory and the stdlib are readable)")
 
     def check_open(path: object, mode: object, flags: object) -> None:
         if type_(path) is int_:
@@ -535,7 +739,7 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
             return  # an already open descriptor
         resolved = resolve(path)
         if resolved is None:
-            deny(f"open {path!r}")
+            deny(f"open {shown(path)}")
         writing = (type_(mode) is str_ and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or (
             type_(flags) is int_ and flags & write_flags)
         kind = file_type(resolved)
@@ -544,17 +748,17 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
             # report dir_fd, but with the working directory fixed to the sandbox, a path relative to a
             # directory in the sandbox that looks inside it from there is inside it from here too.
             if not inside(resolved, sandbox):
-                deny(f"open {path!r} (a directory outside the sandbox directory)")
+                deny(f"open {shown(path)} (a directory outside the sandbox directory)")
         elif not writing:
             check_read("open", resolved)
         elif resolved != "/dev/null":
             if not inside(resolved, sandbox):
-                deny(f"open {path!r} for writing (outside the sandbox directory)")
+                deny(f"open {shown(path)} for writing (outside the sandbox directory)")
             if kind is not None and kind != 0o100000:
-                deny(f"open {path!r} for writing (not a regular file)")
+                deny(f"open {shown(path)} for writing (not a regular file)")
             counts[1] += 1
             if counts[1] > max_writes:
-                deny(f"open {path!r} for writing (more than {max_writes} files)")
+                deny(f"open {shown(path)} for writing (more than {max_writes} files)")
 
     def hook(event: str, args: tuple) -> None:
         if event in ("exec", "compile", "builtins.id", "time.sleep"):
@@ -567,14 +771,19 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
             check_open(arg(0), arg(1), arg(2))
         elif event == "import":
             name = arg(0)
-            top = name.partition(".")[0] if type_(name) is str_ else ""
-            if top in blocked_modules or top.startswith("_test") or top.startswith("_xx"):
-                deny(f"import {name}")
+            if type_(name) is not str_:
+                deny("import of a name that is not a str")
+            for part in name.split("."):
+                if part in blocked_modules or part.startswith("_test") or part.startswith("_xx"):
+                    deny(f"import {shown(name)}")
         elif event == "sys._getframe":
             raise value_error("sandbox: frames are not available")  # quietly: namedtuple and typing cope
         elif event == "object.__getattr__":
             if arg(1) in frame_attributes:
                 raise attribute_error("sandbox: frames are not available")
+        elif event in ("object.__setattr__", "object.__delattr__"):
+            if arg(1) == "__code__":  # a function given new code (the hook's own, say)
+                deny(f"{event} {shown(arg(1))} (code-object surgery)")
         elif event == "socket.__new__":
             if arg(1) != af_unix:
                 deny("creating a network socket")
@@ -582,9 +791,9 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
             deny(event)
         elif event == "os.chdir":  # the working directory stays the sandbox (see check_open)
             if resolve(effective_path(arg(0), None)) != sandbox:
-                deny(f"os.chdir {arg(0)!r} (the working directory stays the sandbox directory)")
+                deny(f"os.chdir {shown(arg(0))} (the working directory stays the sandbox directory)")
         else:
-            for path_at, dir_fd_at, changes in path_arguments.get(event, ()):
+            for path_at, dir_fd_at, changes in get_rules(event, ()):
                 raw = arg(path_at)
                 if event == "os.truncate" and type_(raw) is int_ and raw != result_fd:
                     continue  # ftruncate needs a descriptor open for writing, and those were checked
@@ -597,25 +806,26 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
     def violations() -> int:
         return counts[0]
 
-    return hook, violations
+    return hook, violations, deny
 
 
-def _make_run(emit: Callable[..., None], violations: Callable[[], int]) -> Callable[[str, str, list[str]], None]:
-    """The test loop, bound (like the hook) to references the code under test cannot replace."""
+def _make_run(emit: Callable[..., None], violations: Callable[[], int]) -> Callable[[str, str, list], None]:
+    """The probe loop, bound (like the hook) to references the code under test cannot replace."""
     import types
 
-    exec_, compile_, type_, str_, replace, base_exception, exit_ = (
-        exec, compile, type, str, str.replace, BaseException, os._exit)
+    exec_, eval_, compile_, type_, str_, replace, base_exception, exit_ = (
+        exec, eval, compile, type, str, str.replace, BaseException, os._exit)
+    dumps, encode, limit = json.dumps, encode_value, VALUE_CHARS
     new_module, modules = types.ModuleType, sys.modules
 
     def describe(exc: BaseException) -> str:
         try:
             name, message = type_(exc).__name__, str_(exc)
-            return replace(name + (": " + message if message else ""), "\n", " ")
+            return replace(name + (": " + message if message else ""), "\n", " ")[:DETAIL_CHARS]
         except base_exception:
             return "an exception that cannot be described"
 
-    def run(code: str, setup: str, tests: list[str]) -> None:
+    def run(code: str, setup: str, probes: list) -> None:
         # A real module (dataclasses and pickle look classes up in sys.modules), not named "__main__":
         # `if __name__ == "__main__":` blocks of the response stay off.
         module = new_module("solution")
@@ -630,13 +840,18 @@ def _make_run(emit: Callable[..., None], violations: Callable[[], int]) -> Calla
             emit("done", str_(violations()))
             exit_(0)
         index = 0
-        for test in tests:
+        for kind, source in probes:
             try:
-                exec_(compile_(test, f"<test {index}>", "exec"), namespace)
+                if kind == "exec":  # a child-judged statement: it passes when it does not raise
+                    exec_(compile_(source, f"<test {index}>", "exec"), namespace)
+                    emit("ok", str_(index))
+                else:
+                    text = dumps(encode(eval_(compile_(source, f"<probe {index}>", "eval"), namespace)))
+                    if len(text) > limit:
+                        raise ValueError(f"the value takes more than {limit} characters")
+                    emit("value", str_(index), text)
             except base_exception as exc:
-                emit("fail", str_(index), describe(exc))
-            else:
-                emit("pass", str_(index))
+                emit("raised", str_(index), describe(exc))
             index += 1
         emit("done", str_(violations()))
         exit_(0)  # no atexit handlers, finalizers or threads of the code after the last record
@@ -645,4 +860,4 @@ def _make_run(emit: Callable[..., None], violations: Callable[[], int]) -> Calla
 
 
 if __name__ == "__main__":
-    _child_main()
+    _child_main(sys.argv[1])
