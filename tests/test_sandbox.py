@@ -24,10 +24,10 @@ NOBODY = 65534
 ISOLATION = "bwrap"
 
 
-@pytest.fixture(autouse=True, params=["bwrap", "none"])
+@pytest.fixture(autouse=True, params=["bwrap", "landlock", "none"])
 def isolation(request, monkeypatch) -> str:
-    """Every test runs with kernel isolation (bubblewrap, CI installs it) and without (the process layer and
-    the audit hook alone, `isolation="none"`)."""
+    """Every test runs with each kernel isolation (bubblewrap, which CI installs; Landlock, the fallback where
+    user namespaces are not allowed) and without (the process layer and the audit hook alone, "none")."""
     monkeypatch.setattr(sys.modules[__name__], "ISOLATION", request.param)
     return request.param
 
@@ -432,7 +432,7 @@ def test_network_namespace_has_no_interfaces_but_loopback():
         pytest.skip("no network namespaces on this machine (the audit hook still refuses sockets)")
     code = "import socket\nNAMES = [name for _, name in socket.if_nameindex()]"
     result = run_tests(code, ["assert NAMES == ['lo'], NAMES"])
-    if ISOLATION == "bwrap":  # no sockets at all: seccomp refuses socket(2)
+    if ISOLATION in ("bwrap", "landlock"):  # no sockets at all: seccomp refuses socket(2)
         assert (result.status, result.passed) == ("error", False), result
         assert "PermissionError" in result.detail
     else:
@@ -607,11 +607,32 @@ def test_a_machine_without_isolation_refuses_to_grade(monkeypatch):
         run_tests(ADD, ADD_TESTS, isolation="chroot")
 
 
+def test_without_bubblewrap_auto_falls_back_to_landlock_and_says_so(monkeypatch, caplog):
+    """No user namespaces (bwrap missing stands in for that): "auto" grades under Landlock + seccomp, logs it
+    and records it per result; with Landlock missing too, it refuses, naming `isolation: none`."""
+    monkeypatch.setattr(kernel.shutil, "which", lambda name: None)
+    kernel._probe.cache_clear()
+    sandbox_module._warn_landlock_fallback.cache_clear()
+    try:
+        with caplog.at_level("WARNING"):
+            result = run_tests(ADD, ADD_TESTS, isolation="auto")
+        assert result.passed and result.isolation == "landlock+seccomp", result
+        assert "grading with Landlock" in caplog.text
+        monkeypatch.setattr(sandbox_module, "landlock_abi", lambda: 0)
+        sandbox_module._landlock_probe.cache_clear()
+        with pytest.raises(kernel.IsolationUnavailable, match="neither bubblewrap nor Landlock.*isolation: none"):
+            run_tests(ADD, ADD_TESTS, isolation="auto")
+        with pytest.raises(kernel.IsolationUnavailable, match="Landlock is not available.*isolation: none"):
+            run_tests(ADD, ADD_TESTS, isolation="landlock")
+    finally:
+        kernel._probe.cache_clear()
+        sandbox_module._landlock_probe.cache_clear()
+
+
 def test_the_sandboxed_process_is_nobody_on_the_host(sandboxes):
-    """Under bubblewrap the code's uid is nobody inside, and on the host nobody too when the grader is root
-    (bwrap is started as nobody, never mapping the sandbox's user to root), else the grader's own user."""
-    if ISOLATION != "bwrap":
-        pytest.skip("bubblewrap only: without it the switch to nobody is the child's own (tested above)")
+    """The code's uid is nobody, and on the host nobody too when the grader is root (bwrap is started as
+    nobody, never mapping the sandbox's user to root; without bwrap the child switches), else the grader's
+    own user. Observed from the host, once the child is past its start-up."""
     import threading
 
     code = "import os, time\nUID = os.getuid()\ntime.sleep(3)\n" + ADD
@@ -619,11 +640,13 @@ def test_the_sandboxed_process_is_nobody_on_the_host(sandboxes):
     thread = threading.Thread(target=lambda: results.append(run_tests(code, ["assert UID == 65534"])))
     thread.start()
     host_uids = set()
+    time.sleep(1.0)  # past the switch (the code sleeps 3 s)
     deadline = time.monotonic() + 10
     while thread.is_alive() and time.monotonic() < deadline and not host_uids:
         for entry in filter(str.isdigit, os.listdir("/proc")):
             try:
-                if b"/run/svgap/runner.py" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                if b"-I" in cmdline and any(arg.endswith((b"/runner.py", b"/tasks/sandbox.py")) for arg in cmdline):
                     status = Path(f"/proc/{entry}/status").read_text().splitlines()
                     host_uids |= {int(line.split()[1]) for line in status if line.startswith("Uid:")}
             except OSError:
@@ -634,9 +657,8 @@ def test_the_sandboxed_process_is_nobody_on_the_host(sandboxes):
     assert host_uids == {NOBODY if os.geteuid() == 0 else os.getuid()}
 
 
-KERNEL_LAYER_PROBE = r"""
-import ctypes, json, os, socket, sys
-job = json.load(open(sys.argv[1]))
+# What the layer probes below share: each attempt records "done" or the exception's name.
+PROBE_HELPERS = r"""
 out = {}
 def attempt(name, action):
     try:
@@ -647,6 +669,12 @@ def attempt(name, action):
 def write(path, size=1):
     with open(path, "wb") as f:
         f.write(b"x" * size)
+"""
+
+KERNEL_LAYER_PROBE = r"""
+import ctypes, json, os, socket, sys
+job = json.load(open(sys.argv[1]))
+""" + PROBE_HELPERS + r"""
 for path in ("/etc/shadow", "/etc/passwd", job["project_file"], "/root/.bashrc"):
     attempt("read " + path, lambda: open(path, "rb").read())
 for path in ("/x", "/dev/x", "/dev/shm/x", "/usr/x", "/run/svgap/x", "/run/svgap/job.json", "/tmp/ok"):
@@ -705,18 +733,85 @@ def test_the_kernel_layer_alone_holds():
     assert out["env"] == ["HOME", "LC_ALL", "PATH", "PWD", "TMPDIR"], out  # the runner drops PWD
 
 
+LANDLOCK_LAYER_PROBE = r"""
+import ctypes, importlib.util, json, os, socket, sys
+box = os.path.dirname(os.path.abspath(sys.argv[1]))
+job = json.load(open(sys.argv[1]))
+spec = importlib.util.spec_from_file_location("svgap_sandbox", os.path.join(box, "lib.py"))
+lib = importlib.util.module_from_spec(spec)
+sys.modules["svgap_sandbox"] = lib
+spec.loader.exec_module(lib)
+if os.geteuid() == 0:
+    lib._drop_privileges(box)
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+abi = lib.restrict_with_landlock(lib._landlock_read_roots(), box)
+lib.load_seccomp(bytes.fromhex(job["seccomp"]))
+""" + PROBE_HELPERS + r"""
+out["abi"] = abi
+for path in ("/etc/shadow", "/etc/passwd", job["project_file"], "/root/.bashrc", "/proc/self/environ"):
+    attempt("read " + path, lambda: open(path, "rb").read())
+for path in ("/tmp/svgap-landlock-x", "/dev/shm/svgap-landlock-x", "/var/tmp/svgap-landlock-x"):
+    attempt("write " + path, lambda: write(path))
+attempt("write box", lambda: write(os.path.join(box, "ok")))
+attempt("read stdlib", lambda: open(os.__file__, "rb").read())
+attempt("fork", os.fork)
+attempt("socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+attempt("memfd_create", lambda: os.memfd_create("m"))
+out["uid"] = os.getuid()
+out["CapEff"] = status["CapEff"].strip()
+os.write(1, json.dumps(out).encode())
+"""
+
+
+def test_the_landlock_layer_alone_holds():
+    """Landlock and seccomp as the child applies them, without the audit hook (as if the code had switched it
+    off): only the interpreter's files and the run's directory are readable, only that directory writable
+    (world-writable /tmp and /dev/shm included in the refusal), and no process, socket or memory file."""
+    if ISOLATION != "landlock":
+        pytest.skip("the Landlock layer itself")
+    import json
+    import tempfile
+
+    assert sandbox_module.choose_isolation("landlock") == "landlock"
+    with tempfile.TemporaryDirectory() as box:
+        Path(box, "lib.py").write_text(Path(sandbox_module.__file__).read_text())
+        Path(box, "probe.py").write_text(LANDLOCK_LAYER_PROBE)
+        Path(box, "job.json").write_text(json.dumps({"project_file": str(PROJECT_FILE),
+                                                     "seccomp": kernel.seccomp_program().hex()}))
+        done = subprocess.run([kernel.interpreter(), "-I", "-S", "-B", str(Path(box, "probe.py")),
+                               str(Path(box, "job.json"))], capture_output=True, timeout=60, cwd=box)
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout)
+        assert Path(box, "ok").exists()
+    for leftover in ("/tmp/svgap-landlock-x", "/dev/shm/svgap-landlock-x", "/var/tmp/svgap-landlock-x"):
+        assert not os.path.exists(leftover), leftover
+        assert out["write " + leftover] in ("PermissionError", "FileNotFoundError"), (leftover, out)
+    for path in ("/etc/shadow", "/etc/passwd", str(PROJECT_FILE), "/root/.bashrc", "/proc/self/environ"):
+        assert out["read " + path] in ("PermissionError", "FileNotFoundError"), (path, out)
+    assert out["read /etc/passwd"] == "PermissionError", out  # readable by anyone, but not under Landlock
+    assert out["write box"] == "done" and out["read stdlib"] == "done", out
+    for action in ("fork", "socket", "memfd_create"):
+        assert out[action] == "PermissionError", (action, out)
+    assert out["abi"] >= 1 and int(out["CapEff"], 16) == 0, out
+    assert out["uid"] == (NOBODY if os.geteuid() == 0 else os.getuid()), out
+
+
 def test_the_sandbox_interpreter_is_readable_without_capabilities(monkeypatch):
     """The interpreter bwrap runs is one others can read; where there is none, grading refuses, naming why."""
     assert kernel._readable_by_others(kernel.interpreter())
     monkeypatch.setattr(kernel, "_readable_by_others", lambda path: False)
     kernel.interpreter.cache_clear()
     kernel._probe.cache_clear()
+    sandbox_module._landlock_probe.cache_clear()
     try:
-        with pytest.raises(kernel.IsolationUnavailable, match="no Python the sandbox's user can read.*isolation: none"):
-            run_tests(ADD, ADD_TESTS, isolation="bwrap")
+        for isolation in ("bwrap", "landlock", "auto"):
+            why = "no Python the sandbox's user can read.*isolation: none"
+            with pytest.raises(kernel.IsolationUnavailable, match=why):
+                run_tests(ADD, ADD_TESTS, isolation=isolation)
     finally:
         kernel.interpreter.cache_clear()
         kernel._probe.cache_clear()
+        sandbox_module._landlock_probe.cache_clear()
 
 
 def _mbpp_rows() -> list[dict]:

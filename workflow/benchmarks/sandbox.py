@@ -3,18 +3,20 @@
     python workflow/benchmarks/sandbox.py --mbpp mbpp.jsonl [--limit N] [--baseline OLD_SANDBOX.py]
 
 For each problem of the file (the published one has 974) it runs the reference `code` against its
-`test_list` (with `test_setup_code`) through `svgap.tasks.sandbox.run_tests`, once with bubblewrap
-(`isolation="bwrap"`) and once without (`"none"`), interleaved problem by problem so that both see the
-same machine. It prints the share of tests the grader judged itself (split into probes and an
-expected side), the problems whose reference solution did not pass (with the reason), and the
-median and mean milliseconds per run with the ratio between the layers. `--baseline` times another
-version of the sandbox module too (a file with its own `run_tests(code, tests, setup=...)`, e.g. the
-version before kernel isolation: `git show cc4ece0:workflow/svgap/tasks/sandbox.py > old.py`).
+`test_list` (with `test_setup_code`) through `svgap.tasks.sandbox.run_tests`, with bubblewrap
+(`isolation="bwrap"`), with Landlock (`"landlock"`) and without kernel isolation (`"none"`), interleaved
+problem by problem so that all see the same machine. It prints the share of tests the grader judged
+itself (split into probes and an expected side), the problems whose reference solution did not pass
+(with the reason), and the median and mean milliseconds per run with the ratios between the layers.
+`--baseline` times another version of the sandbox module too (a file with its own `run_tests(code,
+tests, setup=...)`, e.g. the version before kernel isolation:
+`git show 74fbbb3:workflow/svgap/tasks/sandbox.py > old.py`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import statistics
@@ -33,6 +35,10 @@ def load_module(path: Path):
     return module
 
 
+def run_isolated(code: str, tests: list[str], setup: str, isolation: str) -> sandbox.SandboxResult:
+    return sandbox.run_tests(code, tests, setup=setup, isolation=isolation)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mbpp", type=Path, required=True, help="an MBPP JSONL file (task_id, code, test_list)")
@@ -48,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 except json.JSONDecodeError as exc:
                     raise SystemExit(f"{args.mbpp}:{line_no}: not JSON ({exc})") from exc
     rows = rows[: args.limit]
-    runners = {"bwrap": lambda c, t, s: sandbox.run_tests(c, t, setup=s, isolation="bwrap"),
-               "none": lambda c, t, s: sandbox.run_tests(c, t, setup=s, isolation="none")}
+    runners = {name: functools.partial(run_isolated, isolation=name) for name in ("bwrap", "landlock", "none")}
     if args.baseline is not None:
         baseline = load_module(args.baseline)
         runners["baseline"] = lambda c, t, s: baseline.run_tests(c, t, setup=s)
@@ -81,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         if name != "bwrap":
             ratio = statistics.median(times["bwrap"]) / statistics.median(times[name])
             print(f"bwrap / {name} (median ms per run): {ratio:.2f}")
-    return 0 if not failures["bwrap"] else 1
+    if "baseline" in runners:
+        ratio = statistics.median(times["landlock"]) / statistics.median(times["baseline"])
+        print(f"landlock / baseline (median ms per run): {ratio:.2f}")
+    return 0 if not failures["bwrap"] and not failures["landlock"] else 1
 
 
 if __name__ == "__main__":

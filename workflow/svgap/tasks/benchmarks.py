@@ -134,8 +134,9 @@ def extract_code(response: str) -> str:
 class MBPP(DatasetTask):
     """Python programming problems; a response is correct when its code passes every assert of
     `test_list`, run in `svgap.tasks.sandbox` (bubblewrap and a seccomp filter around a limited process, the
-    verdict decided outside it; see docs/sandbox.md). Options: timeout_s (5), isolation ("bwrap", or
-    "none" to grade without kernel isolation), child_judged ("fail" or "run")."""
+    verdict decided outside it; see docs/sandbox.md). Options: timeout_s (5), isolation ("auto": bubblewrap,
+    else Landlock; "bwrap", "landlock", or "none" to grade without kernel isolation), child_judged ("fail"
+    or "run")."""
 
     dataset = "mbpp"
     solver_template = "{question}"
@@ -168,7 +169,7 @@ class MBPP(DatasetTask):
         if code is None:
             return {"pred": None, "correct": False, "tests_passed": 0, "sandbox_status": "no_code",
                     "sandbox_isolation": None}
-        isolation = self.options.get("isolation", "bwrap")
+        isolation = self.options.get("isolation", "auto")
         child_judged = self.options.get("child_judged", "fail")
         if isolation not in ISOLATIONS or child_judged not in sandbox.CHILD_JUDGED:
             raise ValueError(f"{self.dataset} task: options.isolation must be one of {ISOLATIONS} and "

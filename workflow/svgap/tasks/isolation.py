@@ -18,7 +18,9 @@ new namespaces or mounts, no kernel keyring, BPF, io_uring or sockets.
 
 Where bubblewrap, user namespaces or libseccomp are missing, `require_bwrap` raises
 `IsolationUnavailable` saying why and naming the setting that allows running without isolation
-(`options.isolation: none` of an MBPP task); nothing falls back silently.
+(`options.isolation: none` of an MBPP task). `isolation="auto"` then falls back to Landlock and the same
+seccomp filter, applied by the child to itself (`svgap.tasks.sandbox.choose_isolation`), logged and
+recorded per result; where that fails too, grading refuses. Nothing falls back silently.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ import subprocess
 import sys
 import tempfile
 
-ISOLATIONS = ("bwrap", "none")
-LAYERS = {"bwrap": "bwrap+seccomp", "none": "none"}  # what SandboxResult.isolation records
+ISOLATIONS = ("auto", "bwrap", "landlock", "none")  # auto: bwrap, else landlock, else refuse
+LAYERS = {"bwrap": "bwrap+seccomp", "landlock": "landlock+seccomp", "none": "none"}  # SandboxResult.isolation
 TMPFS_MB = 32  # the only writable place (files there are memory outside RLIMIT_AS: this bounds it)
 SANDBOX_UID = 65534
 RUN_DIR = "/run/svgap"  # where the runner and its job are mounted, read-only

@@ -10,11 +10,13 @@ what each layer protects and what it does not.
   their values back as plain data (`encode_value` there, `decode_value` here); this process compares
   them with the expected side, which the sandbox never sees. Nothing in the sandbox can sign or
   decide a result, so forged records and objects whose `__eq__` always says yes gain nothing.
-- **Kernel isolation** (`isolation="bwrap"`, the default; `svgap.tasks.isolation`): bubblewrap with
+- **Kernel isolation** (`isolation="auto"`, the default; `svgap.tasks.isolation`): bubblewrap with
   every namespace unshared, no capabilities, a read-only view of only the interpreter, a 32 MB tmpfs
-  as the only writable place, and a seccomp filter. Where it cannot run, `run_tests` raises
-  `IsolationUnavailable`; `isolation="none"` runs without it (trusted code only), with the process
-  layer below alone. `SandboxResult.isolation` records which ran.
+  as the only writable place, and a seccomp filter. Where bubblewrap cannot run (no user namespaces),
+  the child restricts itself with Landlock (reads of the interpreter's files, writes in its directory
+  only) and the same seccomp filter. Where neither can, `run_tests` raises `IsolationUnavailable`;
+  `isolation="none"` runs without them (trusted code only), with the process layer below and the hook.
+  `SandboxResult.isolation` records which ran.
 - **The process**: `python -I -S -B` (isolated mode, no site-packages, no .pyc writes) running this
   file as its script, with a minimal environment, stdin/stdout/stderr on /dev/null, in its own
   session. Kernel limits (setrlimit): address space (`memory_mb`), CPU seconds, file size, open files,
@@ -33,6 +35,7 @@ should reach (`subprocess`, for one, is imported inside `run_tests`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -76,15 +79,16 @@ class SandboxResult:
 
 
 def run_tests(code: str, tests: list[str], setup: str = "", timeout_s: float = 5.0, memory_mb: int = 512,
-              isolation: str = "bwrap", child_judged: str = "fail") -> SandboxResult:
+              isolation: str = "auto", child_judged: str = "fail") -> SandboxResult:
     """Run `code`, then `setup`, in a fresh sandboxed process, and judge each statement of `tests`.
 
     `timeout_s` is the wall-clock limit for the whole run (the CPU limit is a little above it);
     `memory_mb` the address-space limit of the process (keep it >= 64: the interpreter needs room).
-    `isolation`: "bwrap" (kernel isolation, required unless "none" is asked for) or "none".
+    `isolation`: "auto" (bubblewrap, else Landlock; kernel isolation is required unless "none" is asked
+    for), "bwrap", "landlock" or "none" (`choose_isolation`).
     `child_judged`: what happens to tests that do not split (svgap.tasks.judge): "fail" or "run".
-    Raises ValueError for invalid arguments and `IsolationUnavailable` where bubblewrap cannot run;
-    everything the code does becomes a result.
+    Raises ValueError for invalid arguments and `IsolationUnavailable` where the isolation asked for cannot
+    run; everything the code does becomes a result.
     """
     from svgap.tasks import isolation as kernel
     from svgap.tasks import judge
@@ -97,8 +101,7 @@ def run_tests(code: str, tests: list[str], setup: str = "", timeout_s: float = 5
         raise ValueError(f"isolation must be one of {kernel.ISOLATIONS}, got {isolation!r}")
     if child_judged not in CHILD_JUDGED:
         raise ValueError(f"child_judged must be one of {CHILD_JUDGED}, got {child_judged!r}")
-    if isolation == "bwrap":
-        kernel.require_bwrap()
+    isolation = choose_isolation(isolation)
     tests = [str(test) for test in tests]
     layer = kernel.LAYERS[isolation]
     if not tests:
@@ -121,6 +124,59 @@ def run_tests(code: str, tests: list[str], setup: str = "", timeout_s: float = 5
     return _result(records, splits, owners, child_judged, finished, timeout_s, returncode, stderr_tail, layer)
 
 
+def choose_isolation(isolation: str) -> str:
+    """The isolation a run gets: "auto" is bubblewrap where it works, else Landlock (logged once, and
+    recorded in every result), else IsolationUnavailable; "bwrap" and "landlock" are required as asked."""
+    from svgap.tasks import isolation as kernel
+
+    if isolation == "none":
+        return isolation
+    why_bwrap = kernel._probe() if isolation in ("auto", "bwrap") else ""
+    if isolation == "bwrap" or (isolation == "auto" and not why_bwrap):
+        if why_bwrap:
+            raise kernel.IsolationUnavailable(why_bwrap)
+        return "bwrap"
+    why_landlock = _landlock_probe()
+    if why_landlock:
+        if isolation == "auto":
+            raise kernel.IsolationUnavailable(f"neither bubblewrap nor Landlock can isolate the sandbox here. "
+                                              f"Landlock: {why_landlock}. bubblewrap: {why_bwrap}")
+        raise kernel.IsolationUnavailable(f"{why_landlock}. {kernel.INSTALL_HINT}")
+    if isolation == "auto":
+        _warn_landlock_fallback(why_bwrap)
+    return "landlock"
+
+
+@functools.cache
+def _warn_landlock_fallback(why_bwrap: str) -> None:
+    import logging
+
+    logging.getLogger(__name__).warning("MBPP sandbox: bubblewrap cannot run here (%s); grading with Landlock "
+                                        "and seccomp instead (sandbox_isolation = landlock+seccomp)", why_bwrap)
+
+
+@functools.cache
+def _landlock_probe() -> str:
+    """'' when a trivial run under Landlock and seccomp works here, else why not (cached per process)."""
+    from svgap.tasks import isolation as kernel
+
+    try:
+        kernel.seccomp_program()
+        kernel.interpreter()
+        abi = landlock_abi()
+    except (kernel.IsolationUnavailable, ImportError, OSError) as exc:
+        return str(exc)
+    if abi < 1:
+        return "Landlock is not available in this kernel (it needs Linux 5.13 or later with Landlock among its LSMs)"
+    job = {"code": "", "setup": "", "probes": [["eval", "6 * 7"]], "timeout_s": 10.0, "memory_mb": 512,
+           "isolation": "landlock"}
+    records, finished, returncode, stderr_tail = _run_child(job, 10.0, "landlock")
+    seen = _parse(records)
+    if seen["probes"].get(0) == ("value", "42") and "done" in seen:
+        return ""
+    return f"a trial run under Landlock and seccomp failed ({seen.get('error') or stderr_tail or returncode})"
+
+
 def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, int, str]:
     """Start the child on `job`, wait at most `timeout_s`, kill what is left; (records, finished, exit, stderr)."""
     # Imported here, not at the top: the child runs this file and must not have these loaded.
@@ -141,6 +197,8 @@ def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, 
         os.unlink(result_path)
         try:
             job = {**job, "result_fd": write_fd}
+            if isolation == "landlock":  # the child loads the filter itself (it has no pyseccomp)
+                job["seccomp"] = kernel.seccomp_program().hex()
             job_path = os.path.join(box, _JOB)
             with open(job_path, "w", encoding="utf-8") as f:
                 json.dump(job, f)
@@ -157,6 +215,10 @@ def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, 
                 kernel.give_to_sandbox_user(box)
                 command = kernel.bwrap_command(kernel.interpreter(), runner, job_path, bpf.fileno(), info_fd)
                 switch = kernel.user_switch()
+            elif isolation == "landlock":  # an interpreter the child can still read once it is nobody
+                runner = os.path.join(box, "runner.py")
+                shutil.copyfile(_RUNNER, runner)
+                command = [kernel.interpreter(), "-I", "-S", "-B", runner, job_path]
             else:
                 command = [sys.executable, "-I", "-S", "-B", _RUNNER, job_path]
             env = {"PATH": os.defpath, "HOME": box, "TMPDIR": box, "LC_ALL": "C.UTF-8"}
@@ -429,7 +491,7 @@ def _child_main(job_path: str) -> None:
     sandbox = os.path.realpath(os.getcwd())
     emit = _make_emit(job["result_fd"])
     _set_limits(job["timeout_s"], job["memory_mb"])
-    if job["isolation"] == "none":  # bubblewrap did all of this already, and better
+    if job["isolation"] in ("landlock", "none"):  # bubblewrap did all of this already, and better
         os.remove(job_path)
         was_root = os.geteuid() == 0
         _isolate_network(was_root)
@@ -439,6 +501,13 @@ def _child_main(job_path: str) -> None:
             _libc()[1].prctl(38, 1, 0, 0, 0)
         except (ImportError, OSError, AttributeError):
             pass
+        if job["isolation"] == "landlock":
+            try:
+                restrict_with_landlock(_landlock_read_roots(), sandbox)
+                load_seccomp(bytes.fromhex(job["seccomp"]))
+            except (ImportError, OSError, AttributeError, ValueError) as exc:  # fail closed: no code runs
+                emit("error", f"sandbox: Landlock and seccomp could not be applied ({exc})")
+                os._exit(3)
         _forget_ctypes()
     _set_limit("RLIMIT_NPROC", 0)  # no new processes or threads (ignored by the kernel for root)
     import _imp
@@ -502,6 +571,106 @@ def _guard_loaders(imp_module, deny: Callable[[str], None]) -> None:
         return create_builtin(spec)
 
     imp_module.create_dynamic, imp_module.create_builtin = guarded_dynamic, guarded_builtin
+
+
+# Landlock (linux/landlock.h): file-system rights by ABI version, the rights that apply to files, syscalls.
+_LL_EXECUTE, _LL_WRITE_FILE, _LL_READ_FILE, _LL_READ_DIR = 1, 2, 4, 8
+_LL_TRUNCATE, _LL_IOCTL_DEV = 1 << 14, 1 << 15
+_LL_FILE_RIGHTS = _LL_EXECUTE | _LL_WRITE_FILE | _LL_READ_FILE | _LL_TRUNCATE | _LL_IOCTL_DEV
+_LL_CREATE_RULESET, _LL_ADD_RULE, _LL_RESTRICT_SELF = 444, 445, 446  # the same on every architecture
+_LL_DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version (0 where Landlock is missing or disabled)."""
+    ctypes, libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(ctypes.c_long(_LL_CREATE_RULESET), None, ctypes.c_long(0), ctypes.c_long(1))
+    return max(int(version), 0)
+
+
+def _landlock_read_roots() -> list[str]:
+    """What the interpreter may read under Landlock: /usr (the interpreter, the stdlib, the C libraries),
+    ld.so's cache, the interpreter's prefix and sys.path."""
+    roots = ["/usr", "/etc/ld.so.cache", sys.base_prefix, *(p for p in sys.path if p)]
+    return [os.path.realpath(p) for p in roots if os.path.exists(p)]
+
+
+def restrict_with_landlock(read_roots: list[str], writable: str) -> int:
+    """Restrict this process and all it starts, for good, to reading `read_roots` (and executing from them),
+    reading and writing the null and random devices, and doing anything beneath `writable`; with ABI >= 4
+    no TCP bind or connect, with ABI >= 6 no signals to and no abstract Unix sockets of processes outside.
+    Every other file-system access fails with EACCES. Returns the ABI version; raises OSError."""
+    ctypes, libc = _libc()
+    import stat
+
+    abi = landlock_abi()
+    if abi < 1:
+        raise OSError("Landlock is not available in this kernel")
+    handled = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0) | (_LL_TRUNCATE if abi >= 3 else 0) | (
+        _LL_IOCTL_DEV if abi >= 5 else 0)
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    def check(value: int, what: str) -> int:
+        if value < 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+        return value
+
+    libc.syscall.restype = ctypes.c_long
+    attr = RulesetAttr(handled, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    ruleset = check(libc.syscall(ctypes.c_long(_LL_CREATE_RULESET), ctypes.byref(attr), ctypes.c_long(size),
+                                 ctypes.c_long(0)), "landlock_create_ruleset")
+    try:
+        def allow(path: str, rights: int) -> None:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    rights &= _LL_FILE_RIGHTS
+                rule = PathBeneath(rights & handled, fd)
+                check(libc.syscall(ctypes.c_long(_LL_ADD_RULE), ctypes.c_long(ruleset), ctypes.c_long(1),
+                                   ctypes.byref(rule), ctypes.c_long(0)), f"landlock_add_rule {path}")
+            finally:
+                os.close(fd)
+
+        for path in read_roots:
+            allow(path, _LL_EXECUTE | _LL_READ_FILE | _LL_READ_DIR)
+        for path in _LL_DEVICES:
+            if os.path.exists(path):
+                allow(path, _LL_READ_FILE | _LL_WRITE_FILE)
+        allow(writable, handled)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, which landlock_restrict_self requires
+            check(-1, "prctl(PR_SET_NO_NEW_PRIVS)")
+        check(libc.syscall(ctypes.c_long(_LL_RESTRICT_SELF), ctypes.c_long(ruleset), ctypes.c_long(0)),
+              "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+def load_seccomp(program: bytes) -> None:
+    """Install the compiled seccomp filter `program` (raw BPF, `isolation.seccomp_program()`) on this process
+    and all it starts; raises OSError."""
+    ctypes, libc = _libc()
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    if not program or len(program) % 8:
+        raise ValueError("a seccomp program is a non-empty array of 8-byte instructions")
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if libc.prctl(ctypes.c_int(22), ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)")
 
 
 def _make_emit(fd: int) -> Callable[..., None]:
