@@ -204,9 +204,10 @@ def test_the_code_sees_only_the_minimal_environment():
     sandbox directory (bubblewrap's /tmp), which is also the working directory; stdin is empty."""
     os.environ["SVGAP_SANDBOX_SECRET"] = "not for the code"
     try:
-        code = "import os, sys\nENV = dict(os.environ)\nCWD = os.getcwd()\nIN = sys.stdin.read()"
+        code = ("import os, sys\nENV = dict(os.environ)\nCWD = os.getcwd()\nIN = sys.stdin.read()\n"
+                "HOME_IS_CWD = ENV['HOME'] == ENV['TMPDIR'] == CWD")
         result = run_tests(code, ["assert set(ENV) == {'PATH', 'HOME', 'TMPDIR', 'LC_ALL'}, sorted(ENV)",
-                                  "assert ENV['HOME'] == ENV['TMPDIR'] == CWD, (ENV, CWD)",
+                                  "assert HOME_IS_CWD",
                                   "assert CWD == '/tmp' or os.path.basename(CWD).startswith('svgap-sandbox-')",
                                   "assert ENV['LC_ALL'] == 'C.UTF-8' and IN == ''"])
     finally:
@@ -505,7 +506,7 @@ def test_the_sandbox_never_sees_the_expected_values(tmp_path):
     code = "import json, sys\nJOB = open(sys.argv[1]).read() if len(sys.argv) > 1 else ''\ndef secret(x):\n    return x"
     result = run_tests(code, ["assert secret(7) == 1234567"])
     assert result.status == "blocked" or result.detail.count("1234567") == 0
-    splits = judge.split("assert secret(7) == 1234567", frozenset({"secret"}))
+    splits = judge.split("assert secret(7) == 1234567")
     assert splits.probes == ("secret(7)",) and "1234567" not in "".join(splits.probes)
 
 
@@ -824,20 +825,128 @@ def _mbpp_rows() -> list[dict]:
 
 
 def test_every_mbpp_reference_solution_passes():
+    """Every reference solution passes; where a test cannot be judged by the grader (on the published file:
+    task 596, whose expected side is `sys.getsizeof(...)`, computed in the sandbox), the default fails it,
+    counted, and `child_judged="run"` runs it."""
     for row in _mbpp_rows():
-        result = run_tests(row["code"], row["test_list"], setup=row.get("test_setup_code", ""))
-        assert result.passed, (row["task_id"], result)
-        assert result.n_parent_judged == len(row["test_list"]), (row["task_id"], result)
+        setup = row.get("test_setup_code", "")
+        result = run_tests(row["code"], row["test_list"], setup=setup)
+        if all(judge.split(test).parent_judged for test in row["test_list"]):
+            assert result.passed and result.n_parent_judged == len(row["test_list"]), (row["task_id"], result)
+        else:
+            assert not result.passed and "child_judged" in result.detail, (row["task_id"], result)
+            ran = run_tests(row["code"], row["test_list"], setup=setup, child_judged="run")
+            assert ran.passed, (row["task_id"], ran)
 
 
 def test_splitting_a_dataset_with_invalid_escapes_warns_nothing():
-    """MBPP code and tests hold regex strings such as "\\d+" without an r prefix: the grader only reads
-    their shape, so its parse must not fill the logs with DeprecationWarnings (the sandbox compiles them)."""
+    """MBPP tests hold regex strings such as "\\d+" without an r prefix: the grader only reads their shape,
+    so its parse must not fill the logs with DeprecationWarnings (the sandbox compiles them)."""
     import warnings
 
     backslash_d = "\\" + "d"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        names = judge.solution_names(f'import re\nP = "{backslash_d}+"\ndef f(s):\n    return 1')
-        split = judge.split(f'assert f("{backslash_d}") == 1', names)
-    assert names == {"re", "P", "f"} and split.parent_judged and split.probes == (f"f({backslash_d!r})",)
+        split = judge.split(f'assert f("{backslash_d}") == 1')
+    assert split.parent_judged and split.probes == (f"f({backslash_d!r})",)
+
+
+# -- the grader's side of the boundary (issue 16 review) --------------------------------------
+
+
+@pytest.mark.parametrize(("code", "test"), [
+    # the solution rebinding what the grader evaluates: the grader's own builtins and math count
+    ("import math\nmath.isclose = lambda *a, **k: True\ndef area(r):\n    return 0",
+     "assert math.isclose(area(2), 12.56, rel_tol=0.001)"),
+    ("set = lambda *a: 0\ndef similar(a, b):\n    return [1]", "assert set(similar((3, 4), (4, 5))) == set((4, 5))"),
+    ("abs = lambda v: 0\ndef f(x):\n    return 0", "assert abs(f(2) - 3.0) < 1e-06"),
+    # records written before the runner's own: a probe twice
+    ("import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'\\nvalue 0 3\\n')\n    except OSError:\n"
+     "        pass\ndef add(a, b):\n    return 0", "assert add(1, 2) == 3"),
+])
+def test_a_solution_cannot_move_the_expected_side_into_the_sandbox(code, test):
+    result = run_tests(code, [test])
+    assert not result.passed, result
+
+
+def test_a_comparison_of_two_sandbox_values_is_child_judged():
+    for test in ("assert f(1) == f(2)", "assert f(x) == Pair(1, 2)", "assert math.isclose(f(1), g(2))"):
+        assert not judge.split(test).parent_judged, test
+    for test in ("assert f(1) == 2 and not g(2)", "assert math.isclose(f(1), 2.5)", "assert [*f(x)] == [1, 2]",
+                 "assert round(*f(x)) == 2", "assert f(x)"):
+        assert judge.split(test).parent_judged, test
+    code = "def f(x):\n    return [1, 2]\ndef g(x):\n    return False"
+    assert run_tests(code, ["assert [*f(0)] == [1, 2]", "assert round(*f(0)) == 1", "assert not g(1)"]).passed
+
+
+def test_values_cannot_make_the_grader_work_for_long():
+    """2 ** f(x), a list times f(x), math.factorial(f(x)) with a huge f(x): the guarded operations fail the
+    test instead of computing; a set of colliding integers larger than the cap is not rebuilt."""
+    code = "def f(x):\n    return 10 ** 9"
+    for test in ("assert 2 ** f(0) == 8", "assert [0] * f(0) == []", "assert math.factorial(f(0)) == 1",
+                 "assert pow(3, f(0)) == 1", "assert 1 << f(0) == 2"):
+        result = run_tests(code, [test])
+        assert (result.passed, result.status) == (False, "failed"), (test, result)
+        assert "Overflow" in result.detail or "Memory" in result.detail, (test, result)
+    colliding = "def f(x):\n    return {k * (2 ** 61 - 1) + 7 for k in range(3000)}"
+    result = run_tests(colliding, ["assert f(0) == set()"])
+    assert not result.passed and "more than 2000 items" in result.detail, result
+    with pytest.raises(ValueError, match="more than"):
+        sandbox_module.decode_value('{"dict": [' + ",".join(f"[{k}, 0]" for k in range(2001)) + "]}")
+
+
+def test_forged_records_make_the_run_an_error():
+    records = "\nstart\n\nvalue 0 3\n\nvalue 0 4\n\ndone 0\n"
+    seen = sandbox_module._parse(records)
+    assert "twice" in seen["forged"] and seen["probes"] == {0: ("value", "3")}
+    splits = [judge.split("assert add(1, 2) == 3")]
+    result = sandbox_module._result(records, splits, [[0]], "fail", True, 5.0, 0, "", "none")
+    assert (result.passed, result.status, result.n_passed) == (False, "error", 0), result
+    honest = sandbox_module._result("\nstart\n\nvalue 0 3\n\ndone 0\n", splits, [[0]], "fail", True, 5.0, 0, "",
+                                    "none")
+    assert honest.passed, honest
+
+
+def test_ctypes_is_not_reachable_from_the_code():
+    """Without bwrap the child needs ctypes (prctl, Landlock, seccomp); it then starts a fresh interpreter,
+    so no class of ctypes is left for `type.__subclasses__` to find (with one, memory is readable and the
+    audit hook can be switched off)."""
+    code = ("def walk():\n    seen, todo = set(), [object]\n    while todo:\n        k = todo.pop()\n"
+            "        for sub in type.__subclasses__(k):\n            if sub not in seen:\n"
+            "                seen.add(sub)\n                todo.append(sub)\n    return seen\n"
+            "MODULES = sorted({str(getattr(k, '__module__', '')) for k in walk()})\n"
+            "def f(x):\n    return [m for m in MODULES if 'ctypes' in m]")
+    result = run_tests(code, ["assert f(0) == []"])
+    assert result.passed, result
+
+
+def test_deep_directories_are_refused_and_the_run_directory_always_goes():
+    code = "import os\npath = 'd'\nfor i in range(200):\n    os.mkdir(path)\n    path += '/d'\n" + ADD
+    result = run_tests(code, ADD_TESTS)
+    assert not result.passed, result
+    if ISOLATION == "none":
+        assert result.status == "blocked" and "directories" in result.detail, result
+    here = os.getcwd()
+    with sandbox_module._run_directory() as box:
+        fd = os.open(box, os.O_RDONLY)
+        try:
+            for _ in range(1500):  # deeper than shutil.rmtree's recursion in Python 3.11
+                os.mkdir("d", dir_fd=fd)
+                inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+        finally:
+            os.close(fd)
+            os.chdir(here)
+    assert not os.path.exists(box)
+
+
+def test_a_solution_named_like_a_builtin_is_the_one_tested():
+    """MBPP task 126 defines `sum(a, b)`; its tests call that one (the test names nothing else of the
+    solution). A test that also names a function of the solution uses the grader's builtins."""
+    code = "def sum(a, b):\n    return 6 if (a, b) == (10, 15) else 0"
+    assert run_tests(code, ["assert sum(10, 15) == 6"]).passed
+    names = judge.solution_names("def sum(a, b):\n    return 0\ndef f(x):\n    return [x]")
+    assert judge.split("assert sum(f(1)) == sum([1])", names) == judge.Split(("sum(f(1))",),
+                                                                            f"{judge.PROBE}0 == sum([1])")
+    assert judge.split("assert sum(10, 15) == 6", names).probes == ("sum(10, 15)",)

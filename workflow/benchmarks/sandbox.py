@@ -36,7 +36,8 @@ def load_module(path: Path):
 
 
 def run_isolated(code: str, tests: list[str], setup: str, isolation: str) -> sandbox.SandboxResult:
-    return sandbox.run_tests(code, tests, setup=setup, isolation=isolation)
+    # child_judged="run": the few tests the grader cannot split run too, so every solution costs its full run
+    return sandbox.run_tests(code, tests, setup=setup, isolation=isolation, child_judged="run")
 
 
 def main(argv: list[str] | None = None) -> int:

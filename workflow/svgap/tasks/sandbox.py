@@ -35,6 +35,7 @@ should reach (`subprocess`, for one, is imported inside `run_tests`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -47,6 +48,7 @@ CHILD_JUDGED = ("fail", "run")
 
 FILE_SIZE_LIMIT = 8 * 2**20  # bytes, per file the code writes (RLIMIT_FSIZE); also caps the result file
 MAX_FILE_WRITES = 32  # files the code may open for writing (bounds its disk use with FILE_SIZE_LIMIT)
+MAX_DIRECTORIES = 64  # directories the code may make (bounds the depth of what it leaves to remove)
 OPEN_FILES_LIMIT = 64
 VALUE_CHARS = 2**20  # the encoded value of one probe, at most
 DETAIL_CHARS = 500
@@ -124,6 +126,35 @@ def run_tests(code: str, tests: list[str], setup: str = "", timeout_s: float = 5
     return _result(records, splits, owners, child_judged, finished, timeout_s, returncode, stderr_tail, layer)
 
 
+def _unisolated_interpreter() -> str:
+    """For `isolation="none"`: an interpreter others can read where there is one (so that a child started
+    as root can become nobody without keeping a capability), else this one."""
+    from svgap.tasks import isolation as kernel
+
+    try:
+        return kernel.interpreter()
+    except kernel.IsolationUnavailable:
+        return sys.executable
+
+
+@contextlib.contextmanager
+def _run_directory():
+    """A fresh directory for one run, removed afterwards whatever the code left in it: `shutil.rmtree` first,
+    `rm -rf` where that fails (a tree deeper than Python's recursion limit, say)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    box = tempfile.mkdtemp(prefix="svgap-sandbox-")
+    try:
+        yield box
+    finally:
+        try:
+            shutil.rmtree(box)
+        except (OSError, RecursionError):
+            subprocess.run(["rm", "-rf", "--", box], stdin=subprocess.DEVNULL, capture_output=True, check=False)
+
+
 def choose_isolation(isolation: str) -> str:
     """The isolation a run gets: "auto" is bubblewrap where it works, else Landlock (logged once, and
     recorded in every result), else IsolationUnavailable; "bwrap" and "landlock" are required as asked."""
@@ -187,7 +218,7 @@ def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, 
     from svgap.tasks import isolation as kernel
 
     with (
-        tempfile.TemporaryDirectory(prefix="svgap-sandbox-", ignore_cleanup_errors=True) as box,
+        _run_directory() as box,
         tempfile.TemporaryFile() as stderr_file,
         tempfile.TemporaryFile() as bpf,
     ):
@@ -215,12 +246,11 @@ def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, 
                 kernel.give_to_sandbox_user(box)
                 command = kernel.bwrap_command(kernel.interpreter(), runner, job_path, bpf.fileno(), info_fd)
                 switch = kernel.user_switch()
-            elif isolation == "landlock":  # an interpreter the child can still read once it is nobody
+            else:  # an interpreter and a runner the child can still read once it is nobody
                 runner = os.path.join(box, "runner.py")
                 shutil.copyfile(_RUNNER, runner)
-                command = [kernel.interpreter(), "-I", "-S", "-B", runner, job_path]
-            else:
-                command = [sys.executable, "-I", "-S", "-B", _RUNNER, job_path]
+                command = [_unisolated_interpreter() if isolation == "none" else kernel.interpreter(),
+                           "-I", "-S", "-B", runner, job_path]
             env = {"PATH": os.defpath, "HOME": box, "TMPDIR": box, "LC_ALL": "C.UTF-8"}
             try:
                 proc = subprocess.Popen(command, cwd=box, env=env, stdin=subprocess.DEVNULL,
@@ -283,16 +313,41 @@ def _kill_group(pgid: int) -> None:
 
 
 def _parse(records: str) -> dict:
-    """The child's one-line records: the first of each kind (and of each probe) counts."""
+    """The child's one-line records, in the one order the child writes them: `start`, then one record per
+    probe, in order (`value k`, `raised k` or `ok k`), or an `error`, then `done`; `blocked` at any point
+    (the first counts). Anything else (a probe twice or out of order, a record after `done`) was written by
+    the code, not the runner: `seen["forged"]` says what, and the run is an error."""
     seen: dict = {"probes": {}}
+
+    def forged(why: str) -> None:
+        seen.setdefault("forged", why)
+
     for line in records.splitlines():
+        if not line:
+            continue
         kind, _, rest = line.partition(" ")
-        if kind in ("value", "raised", "ok"):
+        if kind == "blocked":
+            seen.setdefault("blocked", rest)
+        elif "done" in seen:
+            forged(f"a {kind[:20]!r} record after 'done'")
+        elif kind == "start":
+            if seen.get("start") is not None or seen["probes"]:
+                forged("a second 'start'")
+            seen["start"] = rest
+        elif kind in ("value", "raised", "ok"):
             index, _, data = rest.partition(" ")
-            if index.isdigit():
-                seen["probes"].setdefault(int(index), (kind, data))
-        elif kind in ("start", "blocked", "error", "done"):
-            seen.setdefault(kind, rest)
+            if not index.isdigit() or int(index) != len(seen["probes"]) or "error" in seen:
+                forged(f"a {kind!r} record for probe {index[:20]!r} out of order or twice")
+            else:
+                seen["probes"][int(index)] = (kind, data)
+        elif kind == "error":
+            if "error" in seen:
+                forged("a second 'error'")
+            seen.setdefault("error", rest)
+        elif kind == "done":
+            seen["done"] = rest
+        else:
+            forged(f"an unknown record {kind[:20]!r}")
     return seen
 
 
@@ -306,9 +361,11 @@ def _judge_test(check: str | None, kinds: list[tuple[str, str]]) -> str:
             return data
         if kind == "ok":
             continue
+        if len(data) > VALUE_CHARS:
+            return f"a value of more than {VALUE_CHARS} characters"
         try:
             values.append(decode_value(data))
-        except (ValueError, TypeError, RecursionError) as exc:
+        except (ValueError, TypeError, RecursionError, MemoryError) as exc:
             return f"a value that is not plain data ({exc})"
     if check is None:
         return ""  # a child-judged statement that ran without raising
@@ -345,6 +402,9 @@ def _result(records: str, splits: list, owners: list[list[int]], child_judged: s
 
     if "blocked" in seen or seen.get("done", "0") not in ("", "0"):
         return result("blocked", seen.get("blocked") or "a blocked operation (record lost)")
+    if "forged" in seen:
+        n_passed = 0
+        return result("error", f"the result channel held records the sandbox did not write: {seen['forged']}")
     if not finished:
         return result("timeout", f"no result within {timeout_s:g} s (wall clock); process group killed")
     if "error" in seen:
@@ -377,6 +437,7 @@ def _signal_reason(signum: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 _CONTAINERS = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
+MAX_HASHED_ITEMS = 2000  # of one set, frozenset or dict the grader rebuilds (int hashes collide on purpose)
 
 
 def encode_value(value: object, depth: int = 0) -> object:
@@ -413,6 +474,8 @@ def _decode(data: object) -> object:
     if type(data) is not dict or len(data) != 1:
         raise ValueError(f"unexpected {type(data).__name__}")
     (tag, items), = data.items()
+    if tag in ("set", "frozenset", "dict") and type(items) is list and len(items) > MAX_HASHED_ITEMS:
+        raise ValueError(f"a {tag} of more than {MAX_HASHED_ITEMS} items")
     if tag in _CONTAINERS and type(items) is list:
         return _CONTAINERS[tag](_decode(item) for item in items)
     if tag == "dict" and type(items) is list:
@@ -483,31 +546,21 @@ _PRELOAD = ("math", "cmath", "re", "collections", "heapq", "bisect", "itertools"
             "string", "typing", "array", "copy")
 
 
-def _child_main(job_path: str) -> None:
-    """Read the job, shrink what the process may do (limits; without bubblewrap also network and user),
-    arm the hook, run the code and the probes."""
+RESTRICTED = "--restricted"  # argv[2] of the second interpreter, started once the process is restricted
+
+
+def _child_main(job_path: str, restricted: bool = False) -> None:
+    """Read the job, shrink what the process may do (limits; without bubblewrap also network, user, Landlock
+    and seccomp, then a fresh interpreter), arm the hook, run the code and the probes."""
     with open(job_path, encoding="utf-8") as f:
         job = json.load(f)
     sandbox = os.path.realpath(os.getcwd())
     emit = _make_emit(job["result_fd"])
     _set_limits(job["timeout_s"], job["memory_mb"])
-    if job["isolation"] in ("landlock", "none"):  # bubblewrap did all of this already, and better
+    if job["isolation"] in ("landlock", "none") and not restricted:  # bubblewrap did this already, and better
+        _restrict_then_exec(job, job_path, sandbox, emit)
+    if job["isolation"] in ("landlock", "none"):
         os.remove(job_path)
-        was_root = os.geteuid() == 0
-        _isolate_network(was_root)
-        if was_root:
-            _drop_privileges(sandbox)
-        try:  # PR_SET_NO_NEW_PRIVS: no exec (were there one) can gain privileges, e.g. a setuid binary
-            _libc()[1].prctl(38, 1, 0, 0, 0)
-        except (ImportError, OSError, AttributeError):
-            pass
-        if job["isolation"] == "landlock":
-            try:
-                restrict_with_landlock(_landlock_read_roots(), sandbox)
-                load_seccomp(bytes.fromhex(job["seccomp"]))
-            except (ImportError, OSError, AttributeError, ValueError) as exc:  # fail closed: no code runs
-                emit("error", f"sandbox: Landlock and seccomp could not be applied ({exc})")
-                os._exit(3)
         _forget_ctypes()
     _set_limit("RLIMIT_NPROC", 0)  # no new processes or threads (ignored by the kernel for root)
     import _imp
@@ -537,6 +590,36 @@ def _child_main(job_path: str) -> None:
     sys.addaudithook(hook)
     emit("start")
     run(job["code"], job["setup"], job["probes"])
+
+
+def _restrict_then_exec(job: dict, job_path: str, sandbox: str, emit: Callable[..., None]) -> None:
+    """Without bubblewrap: a network namespace where the kernel allows one, nobody instead of root, no new
+    privileges, under "landlock" Landlock and seccomp (failing closed), then a fresh interpreter on the same
+    job. The restrictions survive exec; the ctypes this needed does not, so nothing of it is reachable from
+    the code's objects (`type.__subclasses__` finds classes of modules long gone from sys.modules). Where
+    root had to keep the capability to read the interpreter (`_drop_privileges`), exec would lose it: the
+    code then runs in this process, with ctypes's classes loaded (docs/sandbox.md)."""
+    was_root = os.geteuid() == 0
+    _isolate_network(was_root)
+    kept_read = _drop_privileges(sandbox) if was_root else False
+    try:  # PR_SET_NO_NEW_PRIVS: no exec can gain privileges, e.g. through a setuid binary
+        _libc()[1].prctl(38, 1, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        pass
+    if job["isolation"] == "landlock":
+        try:
+            restrict_with_landlock(_landlock_read_roots(), sandbox)
+            load_seccomp(bytes.fromhex(job["seccomp"]))
+        except (ImportError, OSError, AttributeError, ValueError) as exc:  # fail closed: no code runs
+            emit("error", f"sandbox: Landlock and seccomp could not be applied ({exc})")
+            os._exit(3)
+    if kept_read:
+        return
+    try:
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), job_path, RESTRICTED])
+    except OSError as exc:
+        emit("error", f"sandbox: could not start the restricted interpreter ({exc})")
+        os._exit(3)
 
 
 def _guard_loaders(imp_module, deny: Callable[[str], None]) -> None:
@@ -740,32 +823,35 @@ def _isolate_network(as_root: bool) -> None:
         pass
 
 
-def _drop_privileges(sandbox: str) -> None:
-    """As root: become nobody (uid and gid 65534), so that file permissions protect the host too.
+def _drop_privileges(sandbox: str) -> bool:
+    """As root: become nobody (uid and gid 65534), so that file permissions protect the host too; returns
+    whether the read capability below was kept.
 
-    Imports must keep working. Where the stdlib is not readable by others (a Python under /root),
-    the process keeps one capability, CAP_DAC_READ_SEARCH (read any file): writes, signals and
-    processes are then still the kernel's business, reads stay the audit hook's. If that cannot be
-    set up exactly, the child stops (fail closed) rather than run the code with root's capabilities.
+    Imports must keep working. Where the stdlib is not readable by others (a Python under /root, only
+    with `isolation="none"`: the other isolations run an interpreter others can read), the process keeps
+    one capability, CAP_DAC_READ_SEARCH (read any file): writes, signals and processes are then still the
+    kernel's business, reads stay the audit hook's. If the switch cannot be made exactly, the child stops
+    (fail closed) rather than run the code as root.
     """
     keep_read = any(os.path.exists(path) and not _readable_by_others(path) for path in sys.path)
     try:
         if keep_read:
             ctypes, libc = _libc()
             if libc.prctl(8, 1, 0, 0, 0) != 0:  # PR_SET_KEEPCAPS: keep the permitted set across setuid
-                return  # cannot keep the read capability: stay root, the audit hook still applies
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS)")
         os.chown(sandbox, NOBODY, NOBODY)
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
-    except (ImportError, OSError, AttributeError):
-        return
+    except (ImportError, OSError, AttributeError) as exc:
+        raise SystemExit(f"sandbox: could not switch from root to nobody ({exc})") from exc
     if keep_read:
         cap_dac_read_search = 1 << 2
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
         data = (ctypes.c_uint32 * 6)(cap_dac_read_search, cap_dac_read_search, 0, 0, 0, 0)  # eff, perm, inh x2
         if libc.capset(header, data) != 0:
             raise SystemExit("sandbox: could not reduce the capabilities after setuid")
+    return keep_read
 
 
 def _readable_by_others(path: str) -> bool:
@@ -801,9 +887,9 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
     get_rules = path_arguments.get
     frame_attributes, readable_devices = frozenset(_FRAME_ATTRIBUTES), frozenset(_READABLE_DEVICES)
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    o_directory, af_unix, max_writes = os.O_DIRECTORY, 1, MAX_FILE_WRITES
+    o_directory, af_unix, max_writes, max_dirs = os.O_DIRECTORY, 1, MAX_FILE_WRITES, MAX_DIRECTORIES
     roots = (sandbox, *read_roots)
-    counts = [0, 0]  # violations, files opened for writing
+    counts = [0, 0, 0]  # violations, files opened for writing, directories made
 
     def shown(obj: object) -> str:
         """A path for a message: str and bytes as text, anything else by no call at all."""
@@ -962,6 +1048,10 @@ def _make_audit_hook(sandbox: str, read_roots: tuple[str, ...], emit: Callable[.
             if resolve(effective_path(arg(0), None)) != sandbox:
                 deny(f"os.chdir {shown(arg(0))} (the working directory stays the sandbox directory)")
         else:
+            if event == "os.mkdir":
+                counts[2] += 1
+                if counts[2] > max_dirs:
+                    deny(f"os.mkdir (more than {max_dirs} directories)")
             for path_at, dir_fd_at, changes in get_rules(event, ()):
                 raw = arg(path_at)
                 if event == "os.truncate" and type_(raw) is int_ and raw != result_fd:
@@ -1029,4 +1119,4 @@ def _make_run(emit: Callable[..., None], violations: Callable[[], int]) -> Calla
 
 
 if __name__ == "__main__":
-    _child_main(sys.argv[1])
+    _child_main(sys.argv[1], restricted=sys.argv[2:] == [RESTRICTED])
