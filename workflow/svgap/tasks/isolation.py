@@ -92,20 +92,14 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def _readable_by_others(path: str) -> bool:
-    """Whether a user with no capabilities and none of the owner's ids can read `path` (every directory on
-    the way searchable by others, the file readable by others)."""
-    import stat
+    """Whether a user with no capabilities and none of the owner's ids can read `path` (the child's own
+    check, `sandbox._readable_by_others`; a path that cannot be examined counts as unreadable)."""
+    from svgap.tasks import sandbox
 
-    parts = os.path.realpath(path).split("/")
     try:
-        for i in range(1, len(parts) + 1):
-            mode = os.stat("/".join(parts[:i]) or "/").st_mode
-            needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
-            if mode & needed != needed:
-                return False
+        return sandbox._readable_by_others(path)
     except OSError:
         return False
-    return True
 
 
 @functools.cache

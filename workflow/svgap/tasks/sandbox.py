@@ -233,6 +233,9 @@ def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, 
             job_path = os.path.join(box, _JOB)
             with open(job_path, "w", encoding="utf-8") as f:
                 json.dump(job, f)
+            # A copy of this file beside the job: the sandbox's user may not be able to read the project.
+            runner = os.path.join(box, "runner.py")
+            shutil.copyfile(_RUNNER, runner)
             pass_fds: tuple[int, ...] = (write_fd,)
             switch: dict = {}
             if isolation == "bwrap":
@@ -240,15 +243,10 @@ def _run_child(job: dict, timeout_s: float, isolation: str) -> tuple[str, bool, 
                 bpf.seek(0)
                 info_fd = os.open(os.path.join(box, "info"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 pass_fds += (bpf.fileno(), info_fd)
-                # A copy of this file beside the job: the sandbox's user may not be able to read the project.
-                runner = os.path.join(box, "runner.py")
-                shutil.copyfile(_RUNNER, runner)
                 kernel.give_to_sandbox_user(box)
                 command = kernel.bwrap_command(kernel.interpreter(), runner, job_path, bpf.fileno(), info_fd)
                 switch = kernel.user_switch()
-            else:  # an interpreter and a runner the child can still read once it is nobody
-                runner = os.path.join(box, "runner.py")
-                shutil.copyfile(_RUNNER, runner)
+            else:  # an interpreter the child can still read once it is nobody
                 command = [_unisolated_interpreter() if isolation == "none" else kernel.interpreter(),
                            "-I", "-S", "-B", runner, job_path]
             env = {"PATH": os.defpath, "HOME": box, "TMPDIR": box, "LC_ALL": "C.UTF-8"}
