@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from svgap.inference import models
 from svgap.inference.chat import render
 from svgap.inference.hf_backend import HFBackend
-from svgap.loop.finetune import FinetuneSpec, train
+from svgap.loop.finetune import FinetuneSpec, MaskDropout, _peft_model, train
 from svgap.tasks import make_task
 
 pytestmark = pytest.mark.slow
@@ -121,3 +121,30 @@ def test_half_epoch_checkpoint_is_saved_halfway_and_leaves_the_epoch_unchanged(m
     train(base(model_dir), picks.head(0), spec(), None, tmp_path / "none" / "a", seed=0, pad_id=backend.pad_id,
           half_dir=tmp_path / "none" / "h")
     assert (tmp_path / "none" / "h" / "adapter_model.safetensors").is_file()  # no picks: both saved unchanged
+
+
+def test_mask_dropout_keeps_each_element_with_probability_1_minus_p_scaled_and_is_seeded():
+    x = torch.ones(200_000, requires_grad=True)
+    drop = MaskDropout(0.5)
+    torch.manual_seed(0)
+    y = drop(x)
+    assert set(y.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    assert abs((y > 0).double().mean().item() - 0.5) < 0.005  # 4.5 standard errors
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient goes through the kept elements, scaled
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # the finetune's seed fixes the masks
+    assert abs((MaskDropout(0.2)(x) > 0).double().mean().item() - 0.8) < 0.005
+    drop.eval()
+    assert drop(x) is x
+    assert torch.equal(MaskDropout(1.0).train()(x), torch.zeros_like(x))
+
+
+def test_every_lora_layer_drops_out_through_the_mask_dropout(model_dir, tmp_path):
+    model = _peft_model(base(model_dir), spec(), None)
+    layers = [m for m in model.modules() if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict)]
+    assert layers and all(type(d) is MaskDropout and d.p == 0.5 for m in layers for d in m.lora_dropout.values())
+    model.save_pretrained(tmp_path / "a")  # a continued adapter gets them too
+    again = _peft_model(base(model_dir), spec(), tmp_path / "a")
+    assert all(type(d) is MaskDropout for m in again.modules()
+               if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict) for d in m.lora_dropout.values())

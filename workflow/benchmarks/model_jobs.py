@@ -18,7 +18,8 @@ template), N, reply lengths, temperatures, device, dtype and batch settings, sid
   prefill) of the generated responses: seconds per response;
 - finetuning (`svgap.loop.finetune.train`, the config's LoRA settings) on one response per prompt:
   tokens/s (prompt and response tokens through forward and backward) against its FLOP bound, matmul /
-  (4 x parameters) (forward 2N, backward 2N for the activations; the frozen weights get no gradient);
+  (4 x parameters) (forward 2N, backward 2N for the activations; the frozen weights get no gradient), and
+  the same training with torch's `nn.Dropout` in place of svgap's `MaskDropout` on the LoRA inputs;
 - peak RSS of the process after each section (`getrusage`, monotone: the running maximum).
 """
 
@@ -147,19 +148,28 @@ def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier:
 
 
 def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int, out: Path) -> dict:
-    """The finetune job's LoRA training on sample 0 of every prompt (one pass), timed."""
-    from svgap.loop.finetune import FinetuneSpec, train
+    """The finetune job's LoRA training on sample 0 of every prompt (one pass), timed; then the same with
+    torch's `nn.Dropout` on the LoRA inputs instead of svgap's `MaskDropout` (the time of that alone)."""
+    from unittest import mock
+
+    from svgap.loop import finetune
 
     inference = config["inference"]
-    _, tokenizer, base = models.load(model_json, None, inference["device"], inference["dtype"], threads)
     picks = gens.filter(pl.col("sample") == 0).select("prompt_token_ids", "token_ids")
-    spec = FinetuneSpec.from_config({**config["finetune"], "passes": 1})
-    start = time.perf_counter()
-    history = train(base, picks, spec, None, out, 0, tokenizer.pad_token_id)
-    seconds = time.perf_counter() - start
+    spec = finetune.FinetuneSpec.from_config({**config["finetune"], "passes": 1})
     tokens = int(picks["prompt_token_ids"].list.len().sum() + picks["token_ids"].list.len().sum())
-    return {"sequences": picks.height, "steps": history.height, "tokens": tokens, "seconds": seconds,
-            "tokens_per_s": tokens / seconds}
+    result: dict = {"sequences": picks.height, "tokens": tokens}
+    for label, swap in (("svgap", finetune.use_mask_dropout), ("nn.Dropout", lambda model: 0)):
+        _, tokenizer, base = models.load(model_json, None, inference["device"], inference["dtype"], threads)
+        with mock.patch.object(finetune, "use_mask_dropout", swap):
+            start = time.perf_counter()
+            history = finetune.train(base, picks, spec, None, out / label, 0, tokenizer.pad_token_id)
+            seconds = time.perf_counter() - start
+        if label == "svgap":
+            result.update(steps=history.height, seconds=seconds, tokens_per_s=tokens / seconds)
+        else:
+            result["nn_dropout_tokens_per_s"] = tokens / seconds
+    return result
 
 
 def vllm_installed() -> bool:
@@ -245,7 +255,8 @@ def report(r: dict) -> str:
         f"= {ver['ms_per_response']:.1f} ms per response; parsed TF {ver['tf_parsed']:.2f}, QE {ver['qe_parsed']:.2f}",
         f"{'finetune (LoRA)':>22}: {ft['sequences']} sequences, {ft['steps']} steps, {ft['tokens']} tokens in "
         f"{ft['seconds']:.2f} s = {ft['tokens_per_s']:.1f} tokens/s = {ft['tokens_per_s'] / bound['finetune']:.3f} "
-        "of the bound",
+        f"of the bound; with torch's nn.Dropout {ft['nn_dropout_tokens_per_s']:.1f} tokens/s "
+        f"(svgap / nn.Dropout = {ft['tokens_per_s'] / ft['nn_dropout_tokens_per_s']:.2f})",
         "peak RSS after each section: " + ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_rss_mb"].items()),
     ]
     return "\n".join(lines)
