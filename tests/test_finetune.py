@@ -140,11 +140,15 @@ def test_mask_dropout_keeps_each_element_with_probability_1_minus_p_scaled_and_i
     assert torch.equal(MaskDropout(1.0).train()(x), torch.zeros_like(x))
 
 
+def lora_dropouts(model) -> list[torch.nn.Module]:
+    return [d for m in model.modules() if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict)
+            for d in m.lora_dropout.values()]
+
+
 def test_every_lora_layer_drops_out_through_the_mask_dropout(model_dir, tmp_path):
     model = _peft_model(base(model_dir), spec(), None)
-    layers = [m for m in model.modules() if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict)]
-    assert layers and all(type(d) is MaskDropout and d.p == 0.5 for m in layers for d in m.lora_dropout.values())
+    dropouts = lora_dropouts(model)
+    assert dropouts and all(type(d) is MaskDropout and d.p == 0.5 for d in dropouts)
     model.save_pretrained(tmp_path / "a")  # a continued adapter gets them too
-    again = _peft_model(base(model_dir), spec(), tmp_path / "a")
-    assert all(type(d) is MaskDropout for m in again.modules()
-               if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict) for d in m.lora_dropout.values())
+    again = lora_dropouts(_peft_model(base(model_dir), spec(), tmp_path / "a"))
+    assert again and all(type(d) is MaskDropout for d in again)
