@@ -180,6 +180,51 @@ def test_next_token_logprobs_with_shared_prefix_match_an_unpadded_forward(backen
     assert np.allclose(np.array([r[0].first_logprobs for r in first]), got, atol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def verifier_prompts(tokenizer):
+    """TF verifier prompts as the loop renders them: one head (instructions and worked examples), then per
+    question several responses sharing the question and their first words, one response twice."""
+    from svgap.config import load as load_config
+    from svgap.loop.verification import VerifierSpec, tf_messages
+
+    spec = VerifierSpec.from_config(load_config("config/config.yaml")["verifier"])
+    shots = make_task("arithmetic").verifier_shots
+    pairs = [("What is 3 + 4?", "3 + 4 = 7. The answer is 7."), ("What is 3 + 4?", "3 + 4 = 8. The answer is 8."),
+             ("What is 3 + 4?", "3 + 4 = 7. The answer is 7."), ("What is 3 + 4?", "Seven."),
+             ("What is 13 + 4?", "13 + 4 = 17."), ("What is 5 + 5?", "10")]
+    return [render(tokenizer, tf_messages(spec, shots, q, r), True) for q, r in pairs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [256, 80])
+def test_prefix_tree_prefill_matches_one_unpadded_forward_per_prompt(backend, verifier_prompts, width, monkeypatch):
+    """Verifier prompts packed as prefix trees (identical prompts one path, shared questions and first words one
+    node each; at width 80 over several rows) give each prompt's next-token log-probabilities of a plain
+    forward of that prompt alone, and the cache they leave decodes as that prompt's would: sampled replies
+    keep the NLL of a separate forward pass."""
+    from svgap.inference.packing import pack
+
+    monkeypatch.setattr(backend, "pack_width", width)
+    shared = common_prefix_length(verifier_prompts)
+    assert shared > 200  # instructions and worked examples
+    packing = pack([p[shared:] for p in verifier_prompts], width)
+    assert packing.nodes < sum(len(p) - shared for p in verifier_prompts)
+    assert (len(packing.tokens) > 1) == (width == 80)
+    ids = list(range(0, 49152, 997))
+    got = backend.next_token_logprobs(verifier_prompts, ids)
+    for row, prompt in zip(got, verifier_prompts, strict=True):
+        with torch.inference_mode():
+            logits = backend.model(torch.tensor([prompt])).logits[0, -1]
+        assert np.allclose(row, torch.log_softmax(logits.double(), -1)[ids].numpy(), atol=1e-4)
+    done = backend.sample(verifier_prompts, 2, 6, 1.0, list(range(len(verifier_prompts))), first_token_ids=ids)
+    assert np.allclose(np.array([r[0].first_logprobs for r in done]), got, atol=1e-5)
+    flat = [c for row in done for c in row]
+    teacher = backend.nll([p for p in verifier_prompts for _ in range(2)], [c.token_ids for c in flat])
+    assert np.allclose([c.nll for c in flat], teacher, atol=2e-3)
+    alone = backend.sample(verifier_prompts[2:3], 2, 6, 1.0, [2])[0]  # the twin of prompt 0, with its own seed
+    assert [c.token_ids for c in alone] == [c.token_ids for c in done[2]]
+
+
 @pytest.mark.slow
 def test_greedy_samples_are_identical(backend, prompts):
     done = backend.sample(prompts[:1], 3, 12, 0.0, [0])[0]

@@ -33,17 +33,19 @@ from transformers.masking_utils import sdpa_mask
 
 NAME = "svgap_decode_gqa"
 _PREFIX: ContextVar[list[tuple[torch.Tensor, torch.Tensor]] | None] = ContextVar("svgap_shared_prefix", default=None)
+_MASKS: ContextVar[dict | None] = ContextVar("svgap_prepared_masks", default=None)
 
 
 @contextmanager
 def shared_prefix(layers: list[tuple[torch.Tensor, torch.Tensor]] | None) -> Iterator[None]:
     """Within: every layer also attends to its (keys, values) in `layers`, shaped (1, kv heads, prefix, dim),
     positions before the rows' own cache (None: no shared prefix)."""
-    token = _PREFIX.set(layers)
+    token, masks = _PREFIX.set(layers), _MASKS.set({})  # every layer of a forward gets the same mask
     try:
         yield
     finally:
         _PREFIX.reset(token)
+        _MASKS.reset(masks)
 
 
 def _flash(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,
@@ -62,17 +64,9 @@ def cascade_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     batch, heads, length, dim = query.shape
     kv_heads, width = heads // groups, key.shape[-2]
     grouped = query.reshape(batch, kv_heads, groups * length, dim)  # the heads of a KV head as query positions
-    if mask is None:  # transformers' convention: causal from the first key (a prefill into an empty cache)
-        mask = torch.ones(length, width, dtype=torch.bool, device=query.device)
-        mask = (mask.tril() if length > 1 else mask)[None, None]
-    elif mask.dtype != torch.bool:  # an additive mask: 0 where allowed
-        mask = mask > torch.finfo(mask.dtype).min / 2
-    mask = mask.expand(batch, 1, length, width)
-    if length > 1:
-        mask = mask.repeat(1, 1, groups, 1)
-    additive = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill_(~mask, float("-inf"))
+    additive, has_key = _own_mask(mask, batch, length, width, groups, query.dtype, query.device)
     own, own_lse = _flash(grouped, key, value, additive, scaling)
-    own_lse = own_lse.masked_fill(~mask.any(-1), float("-inf"))  # a query with no key of its own (padding)
+    own_lse = own_lse.masked_fill(~has_key, float("-inf"))  # a query with no key of its own (padding)
     flat = grouped.transpose(0, 1).reshape(1, kv_heads, batch * groups * length, dim)
     shared, shared_lse = _flash(flat, prefix_key, prefix_value, None, scaling)
     shared = shared.view(kv_heads, batch, groups * length, dim).transpose(0, 1)
@@ -81,6 +75,29 @@ def cascade_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     w_own, w_shared = (own_lse - top).exp().unsqueeze(-1), (shared_lse - top).exp().unsqueeze(-1)
     out = (own.float() * w_own + shared.float() * w_shared) / (w_own + w_shared)
     return out.to(query.dtype).view(batch, heads, length, dim).transpose(1, 2)
+
+
+def _own_mask(mask: torch.Tensor | None, batch: int, length: int, width: int, groups: int, dtype: torch.dtype,
+              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The additive mask of `cascade_attention`'s own keys (batch, 1, groups x length, width) and which queries
+    have a key of their own; made once per forward inside `shared_prefix` (every layer gets the same mask)."""
+    memo = _MASKS.get()
+    key = (length, width, groups, dtype)
+    if memo is not None and key in memo and memo[key][0] is mask:
+        return memo[key][1]
+    source = mask
+    if mask is None:  # transformers' convention: causal from the first key (a prefill into an empty cache)
+        mask = torch.ones(length, width, dtype=torch.bool, device=device)
+        mask = (mask.tril() if length > 1 else mask)[None, None]
+    elif mask.dtype != torch.bool:  # an additive mask: 0 where allowed
+        mask = mask > torch.finfo(mask.dtype).min / 2
+    mask = mask.expand(batch, 1, length, width)
+    if length > 1:
+        mask = mask.repeat(1, 1, groups, 1)
+    prepared = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill_(~mask, float("-inf")), mask.any(-1)
+    if memo is not None:
+        memo[key] = (source, prepared)  # holding `source` keeps its identity from being reused
+    return prepared
 
 
 def decode_gqa_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

@@ -82,15 +82,21 @@ def length_batches(lengths: Sequence[int], max_tokens: int, max_rows: int) -> li
     and cut whenever the padded batch (rows x longest row) would exceed `max_tokens` or `max_rows`.
     Every index appears in exactly one batch; a single row longer than `max_tokens` forms its own.
     """
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return cut_batches(sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)), lengths, max_tokens, max_rows)
+
+
+def cut_batches(order: Sequence[int], lengths: Sequence[int], max_tokens: int, max_rows: int) -> list[list[int]]:
+    """Indices in `order`, cut into consecutive batches wherever rows x the batch's longest length would
+    exceed `max_tokens` or the rows `max_rows`; an index longer than `max_tokens` forms its own batch."""
     batches: list[list[int]] = []
     current: list[int] = []
+    longest = 0
     for i in order:
-        longest = lengths[current[0]] if current else lengths[i]
-        if current and ((len(current) + 1) * longest > max_tokens or len(current) + 1 > max_rows):
+        if current and ((len(current) + 1) * max(longest, lengths[i]) > max_tokens or len(current) + 1 > max_rows):
             batches.append(current)
-            current = []
+            current, longest = [], 0
         current.append(i)
+        longest = max(longest, lengths[i])
     if current:
         batches.append(current)
     return batches

@@ -6,6 +6,11 @@ depends on: (1) the NLL must come from the raw temperature-1 logits of the sampl
 sampling), so results do not depend on batch composition, and (3) finished sequences leave the batch
 at once, so no compute is spent on padding after EOS. The prompt of a batch is prefilled once and its
 KV cache shared by its N continuations.
+
+What prompts share is computed once too (on a CPU, where `svgap.inference.attention` provides the shared-
+prefix attention): the head every prompt of a call shares (a verifier's instructions and worked examples,
+a system prompt) once per job (`_head`), and the rest of a batch's prompts as prefix trees
+(`svgap.inference.packing`: a question's N responses share the question, identical responses everything).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from transformers import StaticCache
 from svgap.inference.attention import shared_prefix, use_decode_gqa
 from svgap.inference.backend import Completion, length_batches, sequence_seed
 from svgap.inference.nll import last_positions, left_pad, response_nll
+from svgap.inference.packing import pack, sorted_batches
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,8 @@ class HFBackend:
     """A `Backend` on a transformers causal LM (CPU or CUDA)."""
 
     min_shared_prefix = 8
+    pack_width = 256  # nodes per row of a packed prefill (svgap.inference.packing)
+    kept_heads = 4  # shared heads whose KV is kept for later batches and calls (the last used)
 
     def __init__(self, model, tokenizer, max_batch_tokens: int = 32768, max_batch_rows: int = 128):
         self.model = model.eval()
@@ -128,6 +136,7 @@ class HFBackend:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_rows = max_batch_rows
+        self._heads: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
 
     def _forward_last(self, ids, mask, pos, cache=None, prefix=None):
         with shared_prefix(prefix):
@@ -135,37 +144,83 @@ class HFBackend:
                              use_cache=True, logits_to_keep=last_positions(ids.shape[1], 1, ids.device))
         return out.logits[:, -1].float(), out.past_key_values
 
-    def _prefill(self, prompts: Sequence[Sequence[int]], room: int = 0):
-        """Last-position logits of left-padded prompts and their KV cache, a static cache with `room`
-        positions more; returns (logits, cache, mask, last positions, shared prefix).
+    def _head(self, tokens: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The keys and values of a shared head, per layer. Computed once and kept (the `kept_heads` used last),
+        so the batches and calls of a job with the same verifier prompts compute their head once."""
+        key = tuple(int(t) for t in tokens)
+        if key in self._heads:
+            self._heads[key] = self._heads.pop(key)  # the most recently used last
+            return self._heads[key]
+        while len(self._heads) >= self.kept_heads:
+            del self._heads[next(iter(self._heads))]
+        head = torch.tensor([key], device=self.device)
+        _, cache = self._forward_last(head, torch.ones_like(head), torch.arange(len(key), device=self.device)[None])
+        self._heads[key] = [(layer.keys, layer.values) for layer in cache.layers]
+        return self._heads[key]
 
-        The longest prefix shared by every prompt of the batch (a system prompt, few-shot turns, a
-        verifier's instructions) is computed once; only the suffixes are then run, left-padded after the
-        prefix (padding masked, positions continuous). The prefix's KV is kept once, outside the rows'
-        cache, and attended to inside `shared_prefix` (pass it to `_forward_last`); where that attention
-        is not available (`keep_prefix_once` false) it is copied into every row and the prefix is None.
-        The mask spans the cache: 1 at written positions, 0 at padding and at the room still unwritten.
+    def _prefill(self, prompts: Sequence[Sequence[int]], room: int = 0, shared: int | None = None):
+        """Last-position logits of the prompts and their KV cache, a static cache with `room` positions more;
+        returns (logits, cache, mask, last positions, shared prefix).
+
+        The first `shared` tokens (default: the longest prefix shared by every prompt of the batch; a system
+        prompt, few-shot turns, a verifier's instructions) are computed once and kept once, outside the rows'
+        cache, and attended to inside `shared_prefix` (pass it to `_forward_last`); the rest of the prompts are
+        packed as prefix trees (`_packed_prefill`). Where that attention is not available (`keep_prefix_once`
+        false) the prefix is copied into every row, the suffixes are left-padded after it, and the returned
+        prefix is None. The mask spans the cache: 1 at written positions, 0 at padding and at the room still
+        unwritten.
         """
-        shared = common_prefix_length(prompts)
+        shared = common_prefix_length(prompts) if shared is None else shared
         if shared < self.min_shared_prefix:
             ids, mask, pos = left_pad(prompts, self.pad_id, self.device)
             cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + room)
             logits, cache = self._forward_last(ids, mask, pos, cache)
             return logits, cache, self._with_room(mask, room), pos[:, -1], None
+        if self.keep_prefix_once:
+            return self._packed_prefill(prompts, shared, room)
         head = torch.tensor([list(prompts[0][:shared])], device=self.device)
         positions = torch.arange(shared, device=self.device)[None]
         ids, mask, pos = left_pad([p[shared:] for p in prompts], self.pad_id, self.device)
-        if self.keep_prefix_once:
-            _, head_cache = self._forward_last(head, torch.ones_like(head), positions)
-            prefix = [(layer.keys, layer.values) for layer in head_cache.layers]
-            cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + room)
-        else:
-            cache = StaticCache(config=self.model.config, max_cache_len=shared + ids.shape[1] + room)
-            _, cache = self._forward_last(head, torch.ones_like(head), positions, cache)
-            select_rows(cache, torch.zeros(len(prompts), dtype=torch.long, device=self.device))
-            mask, prefix = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1), None
-        logits, cache = self._forward_last(ids, mask, pos + shared, cache, prefix)
-        return logits, cache, self._with_room(mask, room), pos[:, -1] + shared, prefix
+        cache = StaticCache(config=self.model.config, max_cache_len=shared + ids.shape[1] + room)
+        _, cache = self._forward_last(head, torch.ones_like(head), positions, cache)
+        select_rows(cache, torch.zeros(len(prompts), dtype=torch.long, device=self.device))
+        mask = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1)
+        logits, cache = self._forward_last(ids, mask, pos + shared, cache)
+        return logits, cache, self._with_room(mask, room), pos[:, -1] + shared, None
+
+    def _packed_prefill(self, prompts: Sequence[Sequence[int]], shared: int, room: int):
+        """`_prefill` with the head kept once (`_head`) and the suffixes packed as prefix trees
+        (`svgap.inference.packing`): each token a batch's suffixes share is computed once. The lm head sees
+        only each prompt's last token (a pre-hook gathers them), and each prompt's own cache is its path's
+        keys and values, gathered and left-padded."""
+        prefix = self._head(prompts[0][:shared])
+        packing = pack([p[shared:] for p in prompts], self.pack_width)
+        ids, pos, tree = packing.inputs(self.pad_id, shared, self.device)
+        rows = torch.tensor(packing.row_of, device=self.device)
+        ends = torch.tensor([path[-1] for path in packing.paths], device=self.device)
+        hook = self.model.get_output_embeddings().register_forward_pre_hook(
+            lambda _module, args: (args[0][rows, ends].unsqueeze(1), *args[1:]))
+        try:
+            with shared_prefix(prefix):
+                out = self.model(input_ids=ids, attention_mask=tree, position_ids=pos, use_cache=True, logits_to_keep=0)
+        finally:
+            hook.remove()
+        index, own = packing.gather_index(self.device)
+        cache = StaticCache(config=self.model.config, max_cache_len=index.shape[1] + room)
+        for i, layer in enumerate(out.past_key_values.layers):
+            keys, values = (x.transpose(1, 2).flatten(0, 1)[index].transpose(1, 2) for x in (layer.keys, layer.values))
+            cache.update(keys, values, i)
+        return out.logits[:, -1].float(), cache, self._with_room(own, room), shared - 1 + own.sum(-1), prefix
+
+    def _batches(self, prompts: Sequence[Sequence[int]], shared: int, extra: int, n: int) -> list[list[int]]:
+        """Batches of prompt indices within `max_batch_rows` and `max_batch_tokens` (divided by `n` samples per
+        prompt), `extra` tokens counted per prompt. A packed prefill keeps the shared head outside the rows'
+        cache: only the suffixes count, and batches follow the suffixes' sorted order, so that prompts sharing
+        a prefix share a batch (`sorted_batches`); otherwise batches of similar length (`length_batches`)."""
+        tokens, rows = max(1, self.max_batch_tokens // n), max(1, self.max_batch_rows // n)
+        if self.keep_prefix_once and shared >= self.min_shared_prefix:
+            return sorted_batches([p[shared:] for p in prompts], extra, tokens, rows)
+        return length_batches([len(p) + extra for p in prompts], tokens, rows)
 
     @staticmethod
     def _with_room(mask: torch.Tensor, room: int) -> torch.Tensor:
@@ -178,13 +233,12 @@ class HFBackend:
         if len(seeds) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         out: list[list[Completion]] = [[] for _ in prompts]
-        budget = [len(p) + max_new_tokens for p in prompts]
-        rows = max(1, self.max_batch_rows // n)
-        batches = length_batches(budget, max(1, self.max_batch_tokens // n), rows)
+        shared = common_prefix_length(prompts)  # the head of every batch, computed once
+        batches = self._batches(prompts, shared, max_new_tokens, n)
         start = time.perf_counter()
         for b, batch in enumerate(batches):
             done = self._sample_batch([prompts[i] for i in batch], n, max_new_tokens, temperature,
-                                      [seeds[i] for i in batch], list(first_token_ids), top_p)
+                                      [seeds[i] for i in batch], list(first_token_ids), top_p, shared)
             for k, i in enumerate(batch):
                 out[i] = done[k]
             tokens = sum(len(c.token_ids) for row in done for c in row)
@@ -192,8 +246,8 @@ class HFBackend:
                      len(batch), n, tokens, time.perf_counter() - start)
         return out
 
-    def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids, top_p):
-        logits, cache, mask, last_pos, prefix = self._prefill(prompts, max_new_tokens)
+    def _sample_batch(self, prompts, n, max_new_tokens, temperature, seeds, first_token_ids, top_p, shared):
+        logits, cache, mask, last_pos, prefix = self._prefill(prompts, max_new_tokens, shared)
         filled = mask.shape[1] - max_new_tokens  # the cache positions written so far
         first = torch.log_softmax(logits, dim=-1)[:, first_token_ids].double().cpu().numpy()
         if n > 1:
@@ -247,7 +301,8 @@ class HFBackend:
     def next_token_logprobs(self, prompts, token_ids):
         result = np.zeros((len(prompts), len(token_ids)))
         cand = torch.tensor(list(token_ids), device=self.device)
-        for batch in length_batches([len(p) for p in prompts], self.max_batch_tokens, self.max_batch_rows):
-            logits = self._prefill([prompts[i] for i in batch])[0]
+        shared = common_prefix_length(prompts)
+        for batch in self._batches(prompts, shared, 0, 1):
+            logits = self._prefill([prompts[i] for i in batch], 0, shared)[0]
             result[batch] = torch.log_softmax(logits, -1)[:, cand].double().cpu().numpy()
         return result
