@@ -151,5 +151,6 @@ def main() -> None:
         print(f"{verifier}: scores, before against after:")
         print("\n".join(agreement(args.work, f"before-{verifier}", f"after-{verifier}")))
 
+
 if __name__ == "__main__":
     main()

@@ -176,7 +176,7 @@ class HFBackend:
             cache = StaticCache(config=self.model.config, max_cache_len=ids.shape[1] + room)
             logits, cache = self._forward_last(ids, mask, pos, cache)
             return logits, cache, self._with_room(mask, room), pos[:, -1], None
-        if self.keep_prefix_once:
+        if self._packs(shared):
             return self._packed_prefill(prompts, shared, room)
         head = torch.tensor([list(prompts[0][:shared])], device=self.device)
         positions = torch.arange(shared, device=self.device)[None]
@@ -187,6 +187,10 @@ class HFBackend:
         mask = torch.cat([mask.new_ones((len(prompts), shared)), mask], dim=1)
         logits, cache = self._forward_last(ids, mask, pos + shared, cache)
         return logits, cache, self._with_room(mask, room), pos[:, -1] + shared, None
+
+    def _packs(self, shared: int) -> bool:
+        """Whether prompts sharing their first `shared` tokens get a packed prefill (`_prefill`, `_batches`)."""
+        return self.keep_prefix_once and shared >= self.min_shared_prefix
 
     def _packed_prefill(self, prompts: Sequence[Sequence[int]], shared: int, room: int):
         """`_prefill` with the head kept once (`_head`) and the suffixes packed as prefix trees
@@ -218,7 +222,7 @@ class HFBackend:
         cache: only the suffixes count, and batches follow the suffixes' sorted order, so that prompts sharing
         a prefix share a batch (`sorted_batches`); otherwise batches of similar length (`length_batches`)."""
         tokens, rows = max(1, self.max_batch_tokens // n), max(1, self.max_batch_rows // n)
-        if self.keep_prefix_once and shared >= self.min_shared_prefix:
+        if self._packs(shared):
             return sorted_batches([p[shared:] for p in prompts], extra, tokens, rows)
         return length_batches([len(p) + extra for p in prompts], tokens, rows)
 
