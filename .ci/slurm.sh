@@ -9,10 +9,11 @@
 #      SLURM: snakemake --profile profiles/slurm --profile .ci/slurm-local (.ci/slurm-local/config.yaml
 #      says what the overlay changes), and checks that every job went through sbatch and the outputs;
 #   2. the failure test: a job that raises (.ci/slurm-fail.yaml) must make snakemake exit non-zero,
-#      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions;
+#      in time, naming the FAILED SLURM job, after exactly 1 + retries submissions (beside step 1,
+#      in a copy of its own: two workflows sharing the cluster);
 #   3. SVG Table 1's paper config (config/paper/cross.yaml), Mind the Gap's (config/paper/mtg.yaml, mtg_iterative.yaml)
 #      and SVG §4.3-§4.4's studies (config/paper/n_sweep.yaml, cross_eval.yaml, stages.yaml)
-#      planned through profiles/slurm (dry runs).
+#      planned through profiles/slurm (dry runs, in a third copy while steps 1 and 2 run).
 # The daemons are stopped by their recorded pids on exit, failure included.
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
 # default 600), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
@@ -42,6 +43,7 @@ STATE=$(mktemp -d "${TMPDIR:-/tmp}/svgap-slurm.XXXXXX")
 chmod 755 "$STATE"
 mkdir -p "$STATE/log" "$STATE/ctld" "$STATE/spool" "$STATE/run"
 PIDS=()      # pids of the daemons this script started, stopped in reverse order
+BACKGROUND=()  # subshells of the snakemake runs started in the background (steps 5 and 6)
 
 stop_daemons() {
   local rc=$?
@@ -52,6 +54,9 @@ stop_daemons() {
     sleep 1
   fi
   local i
+  for i in "${BACKGROUND[@]}"; do   # a run still going when a step failed: its timeout, then snakemake
+    pkill -TERM -P "$i" 2>/dev/null
+  done
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill "${PIDS[i]}" 2>/dev/null
   done
@@ -126,11 +131,12 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
 SchedulerType=sched/backfill
 # No accounting: sacct has nothing to report, the plugin follows jobs with squeue instead, which
-# shows a finished job (COMPLETED, FAILED, ...) for MinJobAge seconds.
+# shows a finished job (COMPLETED, FAILED, ...) for MinJobAge seconds (long enough for the failure
+# test to read its attempts' time limits after the CI run beside it has kept the node busy).
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-MinJobAge=300
+MinJobAge=1200
 ReturnToService=2
 InactiveLimit=0
 KillWait=10
@@ -169,7 +175,9 @@ sinfo
 [ "$state" = idle ] || fail "node $HOST is '$state', not idle, after 60 s"
 echo "cluster up: $((SECONDS - t)) s"
 
-# ---- 4. a scratch copy of the repository (tracked and untracked files, .gitignore honoured) ----
+# ---- 4. scratch copies of the repository (tracked and untracked files, .gitignore honoured) ----
+# Three of them: the CI run (step 5), the failure test (step 6) and the dry runs (steps 7, 8) run side by
+# side, each in its own folder (Snakemake locks a working directory), sharing the cluster as users' runs do.
 WORK=$STATE/svgap
 mkdir -p "$WORK"
 if git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -179,58 +187,49 @@ else
   tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./results --exclude=./.snakemake -cf - . \
     | tar -C "$WORK" -xf -
 fi
-cd "$WORK"
+FAILWORK=$STATE/fail
+PLANWORK=$STATE/plan
+cp -a "$WORK" "$FAILWORK"
+cp -a "$WORK" "$PLANWORK"
 # profiles/slurm reads the partitions from these (the GPU rules' one too: this node has no GPU).
 export SVGAP_SLURM_PARTITION=$PARTITION SVGAP_SLURM_GPU_PARTITION=$PARTITION
 SMK=(snakemake --profile profiles/slurm --profile .ci/slurm-local --max-threads "$CPUS")
 
-# ---- 5. the CI configuration through SLURM ----
-section "run config/ci.yaml + .ci/slurm-small.yaml through SLURM (limit $LIMIT s) in $WORK"
-t=$SECONDS
-rc=0
-timeout -k 30 "$LIMIT" "${SMK[@]}" --configfile config/ci.yaml .ci/slurm-small.yaml 2>&1 \
-  | tee "$STATE/log/run.out" || rc=$?
-[ "$rc" -eq 0 ] || fail "the SLURM run exited with $rc (124: over $LIMIT s)"
-RUN_S=$((SECONDS - t))
-for f in results/smollm2-135m/add/tf/seed0/trajectory.parquet results/analysis/table2.md results/index.md; do
-  [ -s "$f" ] || fail "missing output $f"
-  echo "ok: $f"
-done
-submitted=$(grep -c "has been submitted with SLURM jobid" "$STATE/log/run.out" || true)
-planned=$(awk '$1 == "total" {print $2; exit}' "$STATE/log/run.out")
-[ -n "$planned" ] || fail "no job table in the run's output"
-# every job but the local target rule `all` goes through sbatch
-[ "$submitted" -eq $((planned - 1)) ] || fail "$submitted jobs went through sbatch, $planned planned (all but 'all')"
-echo "ok: $submitted of $planned jobs ran as SLURM jobs; SLURM run: $RUN_S s"
-cat results/analysis/table2.md
+# in_background NAME LIMIT FOLDER ARGS...: snakemake through the profile in FOLDER, killed after LIMIT s,
+# its output in $STATE/log/NAME.out, its exit status and seconds in $STATE/log/NAME.{rc,seconds}
+in_background() {
+  local name=$1 limit=$2 folder=$3
+  shift 3
+  (
+    cd "$folder"
+    s=$SECONDS
+    rc=0
+    timeout -k 30 "$limit" "${SMK[@]}" "$@" >"$STATE/log/$name.out" 2>&1 || rc=$?
+    echo $((SECONDS - s)) >"$STATE/log/$name.seconds"
+    echo "$rc" >"$STATE/log/$name.rc"
+  ) &
+  BACKGROUND+=($!)
+}
+# finish NAME PID: wait for in_background NAME (pid PID), print its output, return its exit status
+finish() {
+  wait "$2" 2>/dev/null || true
+  section "output of $1"
+  cat "$STATE/log/$1.out"
+  return "$(cat "$STATE/log/$1.rc")"
+}
 
-# ---- 6. the failure test ----
-section "failure test: a job that raises must fail the run (limit $FAIL_LIMIT s)"
-t=$SECONDS
-rc=0
-timeout -k 30 "$FAIL_LIMIT" "${SMK[@]}" --configfile config/ci.yaml .ci/slurm-fail.yaml \
-  -- results/models/ci-missing-model/model.json 2>&1 | tee "$STATE/log/fail.out" || rc=$?
-[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "snakemake hung on a failed SLURM job (killed after $FAIL_LIMIT s)"
-[ "$rc" -ne 0 ] || fail "snakemake exited 0 although the job failed"
-grep -q "SLURM status is: 'FAILED'" "$STATE/log/fail.out" || fail "no FAILED SLURM job in the output"
-grep -q "holds no config.json" "$STATE/log/fail.out" || fail "the job's own error is not in the output"
-tries=$(( $(grep -c "has been submitted with SLURM jobid" "$STATE/log/fail.out" || true) ))
-retries=$(awk '$1 == "retries:" {print $2; exit}' profiles/slurm/config.yaml)
-[ "$tries" -eq $((retries + 1)) ] || fail "the failed job ran $tries times, profiles/slurm's retries: $retries means $((retries + 1))"
-# each attempt asks for more time: base_model's runtime is "60 * attempt" minutes (profiles/slurm), so the
-# attempts carry -t 60, 120, 180, ... (slurmctld keeps finished jobs for MinJobAge = 300 s)
-limits=()
-for id in $(grep -o "has been submitted with SLURM jobid [0-9]*" "$STATE/log/fail.out" | awk '{print $NF}'); do
-  limits+=("$(scontrol show job -o "$id" | grep -o 'TimeLimit=[^ ]*' | cut -d= -f2)")
-done
-expected=$(for i in $(seq 1 "$tries"); do printf '%02d:00:00 ' "$i"; done)
-echo "time limits of the attempts: ${limits[*]} (expected: $expected)"
-[ "${limits[*]} " = "$expected" ] \
-  || fail "the attempts' time limits are '${limits[*]}', not '$expected' (base_model's runtime: 60 * attempt)"
-FAIL_S=$((SECONDS - t))
-echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED, each with more time"
+# ---- 5, 6. the CI configuration through SLURM, and beside it the failure test ----
+section "start: config/ci.yaml + .ci/slurm-small.yaml through SLURM (limit $LIMIT s) in $WORK, and the failure test (limit $FAIL_LIMIT s) in $FAILWORK"
+in_background run "$LIMIT" "$WORK" --configfile config/ci.yaml .ci/slurm-small.yaml
+RUN_BG=${BACKGROUND[-1]}
+# a job that raises must fail the run (.ci/slurm-fail.yaml)
+in_background fail "$FAIL_LIMIT" "$FAILWORK" --configfile config/ci.yaml .ci/slurm-fail.yaml \
+  -- results/models/ci-missing-model/model.json
+FAIL_BG=${BACKGROUND[-1]}
 
 # ---- 7, 8. The paper configs of SVG Table 1 and of Mind the Gap planned through the SLURM profile ----
+# (dry runs, in their own folder while the two runs above go on)
+cd "$PLANWORK"
 # plan_through_slurm CONFIG RULE...: a dry run through profiles/slurm that must plan a job of each RULE
 plan_through_slurm() {
   local config=$1 name; name=$(basename "$1" .yaml); shift
@@ -262,5 +261,47 @@ plan_through_slurm config/paper/n_sweep.yaml n_sweep_sample n_sweep plot_n_sweep
 plan_through_slurm config/paper/cross_eval.yaml cross_eval_sample cross_eval_verify cross_eval plot_cross_eval
 plan_through_slurm config/paper/stages.yaml generate_and_verify finetune training_stages plot_training_stages
 STUDY_S=$((SECONDS - t))
+
+# ---- 6. the failure test's checks ----
+cd "$FAILWORK"
+rc=0
+finish fail "$FAIL_BG" || rc=$?
+[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "snakemake hung on a failed SLURM job (killed after $FAIL_LIMIT s)"
+[ "$rc" -ne 0 ] || fail "snakemake exited 0 although the job failed"
+grep -q "SLURM status is: 'FAILED'" "$STATE/log/fail.out" || fail "no FAILED SLURM job in the output"
+grep -q "holds no config.json" "$STATE/log/fail.out" || fail "the job's own error is not in the output"
+tries=$(( $(grep -c "has been submitted with SLURM jobid" "$STATE/log/fail.out" || true) ))
+retries=$(awk '$1 == "retries:" {print $2; exit}' profiles/slurm/config.yaml)
+[ "$tries" -eq $((retries + 1)) ] || fail "the failed job ran $tries times, profiles/slurm's retries: $retries means $((retries + 1))"
+# each attempt asks for more time: base_model's runtime is "60 * attempt" minutes (profiles/slurm), so the
+# attempts carry -t 60, 120, 180, ... (slurmctld keeps finished jobs for MinJobAge seconds)
+limits=()
+for id in $(grep -o "has been submitted with SLURM jobid [0-9]*" "$STATE/log/fail.out" | awk '{print $NF}'); do
+  limits+=("$(scontrol show job -o "$id" | grep -o 'TimeLimit=[^ ]*' | cut -d= -f2)")
+done
+expected=$(for i in $(seq 1 "$tries"); do printf '%02d:00:00 ' "$i"; done)
+echo "time limits of the attempts: ${limits[*]} (expected: $expected)"
+[ "${limits[*]} " = "$expected" ] \
+  || fail "the attempts' time limits are '${limits[*]}', not '$expected' (base_model's runtime: 60 * attempt)"
+FAIL_S=$(cat "$STATE/log/fail.seconds")
+echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED, each with more time"
+
+# ---- 5. the CI run's checks ----
+cd "$WORK"
+rc=0
+finish run "$RUN_BG" || rc=$?
+[ "$rc" -eq 0 ] || fail "the SLURM run exited with $rc (124: over $LIMIT s)"
+RUN_S=$(cat "$STATE/log/run.seconds")
+for f in results/smollm2-135m/add/tf/seed0/trajectory.parquet results/analysis/table2.md results/index.md; do
+  [ -s "$f" ] || fail "missing output $f"
+  echo "ok: $f"
+done
+submitted=$(grep -c "has been submitted with SLURM jobid" "$STATE/log/run.out" || true)
+planned=$(awk '$1 == "total" {print $2; exit}' "$STATE/log/run.out")
+[ -n "$planned" ] || fail "no job table in the run's output"
+# every job but the local target rule `all` goes through sbatch
+[ "$submitted" -eq $((planned - 1)) ] || fail "$submitted jobs went through sbatch, $planned planned (all but 'all')"
+echo "ok: $submitted of $planned jobs ran as SLURM jobs; SLURM run: $RUN_S s"
+cat results/analysis/table2.md
 
 section "passed: CI config through SLURM $RUN_S s, failure test $FAIL_S s, paper dry runs: cross $CROSS_S s, mtg $MTG_S s, studies $STUDY_S s"

@@ -13,11 +13,14 @@ from svgap.paper import pattern_regex
 
 pytestmark = pytest.mark.slow
 
+# one thread per model job, two jobs side by side: the studies' branches (two runs, the N sweep, four
+# cross-evaluation jobs) overlap, and a job's single-threaded start (imports, loading) overlaps another's
+# work (203 s against 293 s with two threads per job, one job at a time; docs/performance.md)
 SMALL = {"tasks": {"add": {"n_train": 4, "n_test": 4}},
          "loop": {"epochs": 1, "checkpoints_per_epoch": 2, "n_samples": 2, "max_new_tokens": 12},
          "verifier": {"max_new_tokens": 3, "empty_policy": "all"},
          "finetune": {"lr": 1.0e-3, "batch_size": 2, "micro_batch_size": 2},
-         "inference": {"dtype": "float32", "threads": 2},
+         "inference": {"dtype": "float32", "threads": 1},
          "models": {"smollm2-135m-si": {"of": {"t": 1}}},
          "evaluation": {"n_sweep": {"n": [1, 2, 4]}, "cross": {"models": {"final": {"t": 1}}}}}
 CONFIGS = ["config/evaluation.yaml", "config/evaluation-ci.yaml"]

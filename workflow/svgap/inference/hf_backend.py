@@ -214,6 +214,7 @@ class HFBackend:
         for i, layer in enumerate(out.past_key_values.layers):
             keys, values = (x.transpose(1, 2).flatten(0, 1)[index].transpose(1, 2) for x in (layer.keys, layer.values))
             cache.update(keys, values, i)
+            layer.keys = layer.values = None  # each layer of the rows freed once copied: not both caches whole at once
         return out.logits[:, -1].float(), cache, self._with_room(own, room), shared - 1 + own.sum(-1), prefix
 
     def _batches(self, prompts: Sequence[Sequence[int]], shared: int, extra: int, n: int) -> list[list[int]]:
