@@ -67,7 +67,7 @@ stop_daemons() {
   done
   echo "stopped pids: ${PIDS[*]:-none}"
   if [ "$rc" -ne 0 ]; then
-    for f in "$STATE"/log/*.log; do
+    for f in "$STATE"/log/*.log "$STATE"/log/*.out; do   # the daemons, the runs in the background
       [ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }
     done
     echo "slurm.sh: failed (exit $rc); state and scratch copy kept in $STATE"
