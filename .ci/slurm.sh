@@ -43,7 +43,7 @@ STATE=$(mktemp -d "${TMPDIR:-/tmp}/svgap-slurm.XXXXXX")
 chmod 755 "$STATE"
 mkdir -p "$STATE/log" "$STATE/ctld" "$STATE/spool" "$STATE/run"
 PIDS=()      # pids of the daemons this script started, stopped in reverse order
-BACKGROUND=()  # subshells of the snakemake runs started in the background (steps 5 and 6)
+declare -A BACKGROUND=()  # name -> pid of the snakemake runs started in the background (steps 5 and 6)
 
 stop_daemons() {
   local rc=$?
@@ -196,7 +196,8 @@ export SVGAP_SLURM_PARTITION=$PARTITION SVGAP_SLURM_GPU_PARTITION=$PARTITION
 SMK=(snakemake --profile profiles/slurm --profile .ci/slurm-local --max-threads "$CPUS")
 
 # in_background NAME LIMIT FOLDER ARGS...: snakemake through the profile in FOLDER, killed after LIMIT s,
-# its output in $STATE/log/NAME.out, its exit status and seconds in $STATE/log/NAME.{rc,seconds}
+# its output in $STATE/log/NAME.out, its exit status and seconds in $STATE/log/NAME.{rc,seconds}, its
+# subshell's pid in BACKGROUND[NAME]
 in_background() {
   local name=$1 limit=$2 folder=$3
   shift 3
@@ -208,11 +209,11 @@ in_background() {
     echo $((SECONDS - s)) >"$STATE/log/$name.seconds"
     echo "$rc" >"$STATE/log/$name.rc"
   ) &
-  BACKGROUND+=($!)
+  BACKGROUND[$name]=$!
 }
-# finish NAME PID: wait for in_background NAME (pid PID), print its output, return its exit status
+# finish NAME: wait for in_background NAME, print its output, return its exit status
 finish() {
-  wait "$2" 2>/dev/null || true
+  wait "${BACKGROUND[$1]}" 2>/dev/null || true
   section "output of $1"
   cat "$STATE/log/$1.out"
   return "$(cat "$STATE/log/$1.rc")"
@@ -221,11 +222,9 @@ finish() {
 # ---- 5, 6. the CI configuration through SLURM, and beside it the failure test ----
 section "start: config/ci.yaml + .ci/slurm-small.yaml through SLURM (limit $LIMIT s) in $WORK, and the failure test (limit $FAIL_LIMIT s) in $FAILWORK"
 in_background run "$LIMIT" "$WORK" --configfile config/ci.yaml .ci/slurm-small.yaml
-RUN_BG=${BACKGROUND[-1]}
 # a job that raises must fail the run (.ci/slurm-fail.yaml)
 in_background fail "$FAIL_LIMIT" "$FAILWORK" --configfile config/ci.yaml .ci/slurm-fail.yaml \
   -- results/models/ci-missing-model/model.json
-FAIL_BG=${BACKGROUND[-1]}
 
 # ---- 7, 8. The paper configs of SVG Table 1 and of Mind the Gap planned through the SLURM profile ----
 # (dry runs, in their own folder while the two runs above go on)
@@ -265,7 +264,7 @@ STUDY_S=$((SECONDS - t))
 # ---- 6. the failure test's checks ----
 cd "$FAILWORK"
 rc=0
-finish fail "$FAIL_BG" || rc=$?
+finish fail || rc=$?
 [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "snakemake hung on a failed SLURM job (killed after $FAIL_LIMIT s)"
 [ "$rc" -ne 0 ] || fail "snakemake exited 0 although the job failed"
 grep -q "SLURM status is: 'FAILED'" "$STATE/log/fail.out" || fail "no FAILED SLURM job in the output"
@@ -289,7 +288,7 @@ echo "ok: exit $rc after $FAIL_S s; $tries SLURM jobs (retries), each FAILED, ea
 # ---- 5. the CI run's checks ----
 cd "$WORK"
 rc=0
-finish run "$RUN_BG" || rc=$?
+finish run || rc=$?
 [ "$rc" -eq 0 ] || fail "the SLURM run exited with $rc (124: over $LIMIT s)"
 RUN_S=$(cat "$STATE/log/run.seconds")
 for f in results/smollm2-135m/add/tf/seed0/trajectory.parquet results/analysis/table2.md results/index.md; do
