@@ -14,14 +14,15 @@
 #   3. SVG Table 1's paper config (config/paper/cross.yaml), Mind the Gap's (config/paper/mtg.yaml, mtg_iterative.yaml)
 #      and SVG §4.3-§4.4's studies (config/paper/n_sweep.yaml, cross_eval.yaml, stages.yaml)
 #      planned through profiles/slurm (dry runs, in a third copy while steps 1 and 2 run).
-# The daemons are stopped by their recorded pids on exit, failure included.
+# The daemons are stopped by their recorded pids on exit, failure included, and the slurm.conf written
+# here is removed. .ci/run starts this script beside the tests (alone it keeps the 2 cores less than half busy).
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
-# default 600), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
+# default 900), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 LIMIT=${SVGAP_SLURM_LIMIT:-2700}
-FAIL_LIMIT=${SVGAP_SLURM_FAIL_LIMIT:-600}
+FAIL_LIMIT=${SVGAP_SLURM_FAIL_LIMIT:-900}
 PARTITION=ci
 CONF=/etc/slurm/slurm.conf
 MARK="# written by svgap .ci/slurm.sh"
@@ -66,6 +67,12 @@ stop_daemons() {
     wait "${PIDS[i]}" 2>/dev/null
   done
   echo "stopped pids: ${PIDS[*]:-none}"
+  # the config goes with the daemons: with a slurm.conf and no slurmctld, every later snakemake start
+  # waits about 10 s on the SLURM plugin's `scontrol show config` (the tests after this script included)
+  if [ -f "$CONF" ] && grep -qF "$MARK" "$CONF"; then
+    rm -f "$CONF"
+    echo "removed $CONF"
+  fi
   if [ "$rc" -ne 0 ]; then
     for f in "$STATE"/log/*.log "$STATE"/log/*.out; do   # the daemons, the runs in the background
       [ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }

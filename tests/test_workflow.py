@@ -118,7 +118,7 @@ def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
         {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}},
         {"plot": {"dpi": 80}},
         {"analysis": {"fit": {"confidence": 0.8}}},
-        {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 1}},
+        {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 2}},
         {"verifier": {"qe_scale": 5}},
         {"models": {"smollm2-135m": {"scale": {"flops": 1.0e21}}}},
     ])
