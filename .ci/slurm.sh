@@ -15,15 +15,14 @@
 #      and SVG §4.3-§4.4's studies (config/paper/n_sweep.yaml, cross_eval.yaml, stages.yaml)
 #      planned through profiles/slurm (dry runs, in a third copy while steps 1 and 2 run).
 # The daemons are stopped by their recorded pids on exit, failure included, and the slurm.conf written
-# here is removed. .ci/run starts this script beside the tests, at the lowest CPU priority (alone it
-# keeps the 2 cores less than half busy).
+# here is removed. .ci/run starts this script beside the tests (alone it keeps the 2 cores less than half busy).
 # Environment: SVGAP_SLURM_LIMIT (seconds for step 1, default 2700), SVGAP_SLURM_FAIL_LIMIT (step 2,
-# default 1800), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
+# default 900), SVGAP_SLURM_KEEP=1 keeps the scratch folder (kept anyway on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 LIMIT=${SVGAP_SLURM_LIMIT:-2700}
-FAIL_LIMIT=${SVGAP_SLURM_FAIL_LIMIT:-1800}
+FAIL_LIMIT=${SVGAP_SLURM_FAIL_LIMIT:-900}
 PARTITION=ci
 CONF=/etc/slurm/slurm.conf
 MARK="# written by svgap .ci/slurm.sh"
@@ -145,8 +144,6 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MinJobAge=1200
-# A job's processes take slurmd's CPU priority (.ci/run starts this script at nice 19, beside the tests).
-PropagatePrioProcess=0
 ReturnToService=2
 InactiveLimit=0
 KillWait=10
