@@ -66,3 +66,18 @@ def test_every_vml_function_is_called_once_per_precision(monkeypatch):
         monkeypatch.setattr(torch, name, recording(name, getattr(torch, name)))
     models.resolve_vml_dispatch()
     assert sorted(seen) == sorted((n, d, 1) for n in models.VML_FUNCTIONS for d in ("torch.float32", "torch.float64"))
+
+
+def test_gguf_read_once_shares_the_parse_within_the_conversion_and_restores_gguf():
+    """convert_gguf builds gguf's reader and tensor-name table once per argument (transformers builds the
+    reader three times and the table once per tensor); outside the context gguf is untouched. That the
+    converted files are the same bytes as without it was checked with `cmp` (docs/performance.md)."""
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with models.gguf_read_once():
+        table = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is table
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is not table
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
+    assert name_map(gguf.MODEL_ARCH.LLAMA, 30) is not name_map(gguf.MODEL_ARCH.LLAMA, 30)

