@@ -1,20 +1,12 @@
 """Shared fixtures: the embedded model converted once, and the real run of the CI config, once per test
 session: every test that inspects a run of the whole DAG inspects this one."""
 
-import os
+import pytest
+import torch
+from helpers import clone, snakemake
 
-# Before torch loads OpenMP: a thread that reaches a barrier sleeps instead of spinning. The tests' torch
-# runs two threads in this process; when another process takes a core (CI runs .ci/slurm.sh beside the
-# tests), a spinning thread kept the core its descheduled partner needed: tests/test_backend.py took 236 s
-# beside a busy loop against 115 s with this, and 90 against 86 s alone (docs/performance.md).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from helpers import clone, snakemake  # noqa: E402
-
-from svgap.inference import models  # noqa: E402
-from svgap.inference.hf_backend import HFBackend  # noqa: E402
+from svgap.inference import models
+from svgap.inference.hf_backend import HFBackend
 
 
 @pytest.fixture(scope="session")
