@@ -7,8 +7,11 @@ import sys
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the checks and the paper index
 
-from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS, check, evaluated_checkpoints, pass_at_k_checkpoints
-from svgap.evaluation.passk import default_ks as pass_at_k_ks
+# what planning needs, and nothing that imports the plotting or statistics libraries: this file runs at
+# every Snakemake start (a dry run, each job on a cluster), and matplotlib, seaborn and scipy.stats took
+# 3-4 s of it (tests/test_light_stages.py)
+from svgap.config import (INFERENCE_KEYS, VERIFIER_KEYS, check, evaluated_checkpoints, pass_at_k_checkpoints,
+                          pass_at_k_ks)
 from svgap.loop import cross
 from svgap.gap.filters import METHODS as MTG_METHODS  # the methods svgap.gap.verify scores
 from svgap.paper import CATEGORIES

@@ -6,6 +6,7 @@ import math
 import polars as pl
 import pytest
 
+from svgap.config import pass_at_k_ks, pretraining_flops
 from svgap.evaluation import iterative, passk
 
 
@@ -63,9 +64,11 @@ def test_k_above_n_and_ragged_samples_are_errors():
 
 
 def test_default_ks_are_powers_of_two_and_n():
-    assert passk.default_ks(16) == [1, 2, 4, 8, 16]
-    assert passk.default_ks(12) == [1, 2, 4, 8, 12]
-    assert passk.default_ks(1) == [1]
+    assert pass_at_k_ks(16) == [1, 2, 4, 8, 16]
+    assert pass_at_k_ks(12) == [1, 2, 4, 8, 12]
+    assert pass_at_k_ks(1) == [1]
+    assert pass_at_k_ks(3) == [1, 2, 3]
+    assert pass_at_k_ks(0) == []
 
 
 def trajectory(model, gaps, split="test"):
@@ -189,8 +192,8 @@ def test_the_flops_fit_recovers_a_known_slope():
 def test_scale_metadata_needs_flops_or_params_and_tokens():
     from svgap.evaluation import scaling
 
-    assert scaling.flops("m", None) is None and scaling.flops("m", {"flops": 5.0}) == 5.0
-    assert scaling.flops("m", {"params": 2.0, "tokens": 3.0}) == 36.0
+    assert pretraining_flops("m", None) is None and pretraining_flops("m", {"flops": 5.0}) == 5.0
+    assert pretraining_flops("m", {"params": 2.0, "tokens": 3.0}) == 36.0
     assert scaling.family("qwen1.5-7b", None) == "qwen1.5" and scaling.family("x-1b", {"family": "y"}) == "y"
     with pytest.raises(ValueError, match="config models.m.scale: give flops, or both params and tokens"):
-        scaling.flops("m", {"params": 2.0})
+        pretraining_flops("m", {"params": 2.0})

@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BLOCK = """
 import importlib.abc, sys
@@ -21,3 +24,36 @@ def test_table_stages_import_without_torch():
     done = subprocess.run([sys.executable, "-c", BLOCK], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "imported without torch" in done.stdout
+
+
+def test_the_model_jobs_modules_leave_scipy_stats_to_the_jobs_that_use_it():
+    """svgap.stages is what every job imports, the model jobs included; scipy.stats (about a second of a
+    job's start) is imported by the metrics that need it (the AUROC of `select`), not by the import."""
+    code = ("import sys, svgap.stages, svgap.loop.metrics as m, numpy as np; "
+            "print('before', 'scipy.stats' in sys.modules); "
+            "print('auroc', m.auroc(np.array([0.1, 0.9, 0.4]), np.array([False, True, True])), "
+            "'scipy.stats' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["before False", "auroc 1.0 True"]
+
+
+PLANNING = """
+import sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
+with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+    api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path("Snakefile"), workdir=Path("."),
+                 config_settings=ConfigSettings(configfiles=[Path("config/ci.yaml")])).dag()
+print(sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "seaborn", "statsmodels", "torch"}),
+      "scipy.stats" in sys.modules)
+"""
+
+
+def test_planning_leaves_the_plotting_and_statistics_libraries_to_the_jobs():
+    """Parsing the workflow (every Snakemake start: a dry run, each job of a cluster run) imports none of
+    matplotlib, seaborn, statsmodels, scipy.stats or torch: they took 3-4 s of every start."""
+    done = subprocess.run([sys.executable, "-c", PLANNING], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[] False"

@@ -174,10 +174,10 @@ def test_the_mtg_paper_config_is_the_papers_setup():
     assert config["tasks"]["gsm8k"]["n_test"] == 1319 and config["tasks"]["math"]["n_test"] == 5000
     assert config["tasks"]["nq"]["n_test"] == 3610
     # MTG Figs. 1, 12: every generator has its pre-training compute, 6 N D from the families' token counts
-    from svgap.evaluation.scaling import flops
+    from svgap.config import pretraining_flops
 
-    assert all(flops(m, config["models"][m].get("scale")) for m in gap["models"])
-    assert flops("llama2-7b", config["models"]["llama2-7b"]["scale"]) == pytest.approx(6 * 7e9 * 2e12)
+    assert all(pretraining_flops(m, config["models"][m].get("scale")) for m in gap["models"])
+    assert pretraining_flops("llama2-7b", config["models"]["llama2-7b"]["scale"]) == pytest.approx(6 * 7e9 * 2e12)
 
 
 def test_the_mtg_paper_config_plans_one_sampling_and_verification_per_model_and_task(tmp_path):

@@ -104,6 +104,13 @@ def pass_at_k_checkpoints(config: dict) -> list[float]:
     return sorted({0.0, middle, T})
 
 
+def pass_at_k_ks(n: int) -> list[int]:
+    """The default k of pass@k for N = n samples: 1, 2, 4, ... up to n, and n itself (evaluation.pass_at_k.k
+    when it is empty). Here, not in svgap.evaluation.passk: rules/common.smk plans with it, and that module
+    brings matplotlib, seaborn and scipy.stats into every Snakemake start (3-4 s)."""
+    return sorted({2**i for i in range(n.bit_length())} | {n}) if n >= 1 else []
+
+
 def check_evaluation(config: dict) -> None:
     """pass@k's checkpoints are ones the runs evaluate, and its k at most N; the N sweep's, the
     cross-evaluation's, the training stages' and checkpoint models' names and runs defined."""
@@ -166,6 +173,19 @@ def _epoch(config: dict, where: str, t: int, first: int) -> None:
         raise ValueError(f"{where}: t = {t} is not an epoch {first}..loop.epochs = {config['loop']['epochs']}")
 
 
+def pretraining_flops(name: str, scale: dict | None) -> float | None:
+    """Pre-training FLOPs of a model from its metadata (config models.<name>.scale): `flops`, else 6 x params x
+    tokens; None without. Mind the Gap's scaling fits (svgap.evaluation.scaling) use it; it lives here, where
+    the config is checked at every Snakemake start, so that the check imports no plotting library."""
+    if not scale:
+        return None
+    if scale.get("flops"):
+        return float(scale["flops"])
+    if scale.get("params") and scale.get("tokens"):
+        return 6.0 * float(scale["params"]) * float(scale["tokens"])
+    raise ValueError(f"config models.{name}.scale: give flops, or both params and tokens")
+
+
 def check_gap(config: dict) -> None:
     """The gap study's names: models and tasks defined, filters of ensembles and summary defined, every
     filter and ensemble well formed (svgap.gap.filters.parse)."""
@@ -184,7 +204,5 @@ def check_gap(config: dict) -> None:
     unknown = [f for f in gap["scaling"]["filters"] if f not in gap["filters"] and f not in gap["ensembles"]]
     if unknown:
         raise ValueError(f"config gap.scaling.filters: {unknown} are neither gap.filters nor gap.ensembles")
-    from svgap.evaluation.scaling import flops
-
     for name in gap["models"]:
-        flops(name, config["models"][name].get("scale"))
+        pretraining_flops(name, config["models"][name].get("scale"))

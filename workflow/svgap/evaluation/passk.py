@@ -32,12 +32,6 @@ def estimate(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-def default_ks(n: int) -> list[int]:
-    """1, 2, 4, ... up to n, and n itself."""
-    ks = [2 ** i for i in range(int(np.log2(n)) + 1)] if n >= 1 else []
-    return sorted(set(ks) | ({n} if n >= 1 else set()))
-
-
 def per_checkpoint(grades: pl.DataFrame, ks: list[int], t: float) -> pl.DataFrame:
     """pass@k of one checkpoint's grades table (split, prompt_id, sample, correct) for each k, per split.
 

@@ -23,23 +23,13 @@ import polars as pl  # noqa: E402
 import seaborn as sns  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
 
+from svgap.config import pretraining_flops  # noqa: E402
 from svgap.dynamics.plots import _save  # noqa: E402
 
 MEASURES = {"rel_gap": "relative gap (%)", "gap": "gap (%)"}  # MTG Fig. 1, Fig. 12
 FIT_SCHEMA = {"family": pl.String, "filter": pl.String, "measure": pl.String, "n_models": pl.Int64,
               "slope": pl.Float64, "slope_lo": pl.Float64, "slope_hi": pl.Float64, "intercept": pl.Float64,
               "r2": pl.Float64, "p_value": pl.Float64, "status": pl.String}
-
-
-def flops(name: str, scale: dict | None) -> float | None:
-    """Pre-training FLOPs of a model from its metadata: `flops`, else 6 x params x tokens; None without."""
-    if not scale:
-        return None
-    if scale.get("flops"):
-        return float(scale["flops"])
-    if scale.get("params") and scale.get("tokens"):
-        return 6.0 * float(scale["params"]) * float(scale["tokens"])
-    raise ValueError(f"config models.{name}.scale: give flops, or both params and tokens")
 
 
 def family(name: str, scale: dict | None) -> str:
@@ -49,7 +39,7 @@ def family(name: str, scale: dict | None) -> str:
 def points(table: pl.DataFrame, scales: dict[str, dict | None], filters: list[str]) -> tuple[pl.DataFrame, list[str]]:
     """(points, models left out): one row per (model, filter) with its family, FLOPs, log10 FLOPs, gap
     and relative gap (fractions) and their standard errors, for the `filters` of a task's gap table."""
-    meta = [(m, family(m, s), flops(m, s)) for m, s in scales.items()]
+    meta = [(m, family(m, s), pretraining_flops(m, s)) for m, s in scales.items()]
     left_out = [m for m, _, f in meta if f is None]
     known = pl.DataFrame([(m, fam, f) for m, fam, f in meta if f is not None],
                          schema={"model": pl.String, "family": pl.String, "flops": pl.Float64}, orient="row")

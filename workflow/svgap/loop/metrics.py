@@ -52,7 +52,6 @@ import math
 
 import numpy as np
 import polars as pl
-from scipy.stats import mannwhitneyu
 
 from svgap.columns import METRIC_COLUMNS
 from svgap.gap import measures
@@ -68,6 +67,10 @@ _SE_VALUES = ("nll", "nll_tok", "correct")  # the per-response values behind U, 
 
 def auroc(score: np.ndarray, label: np.ndarray) -> float:
     """Area under the ROC curve (ties count one half); NaN when a class is absent."""
+    # imported here: every model job imports this module (through svgap.stages) and none calls auroc,
+    # and scipy.stats is about a second of a job's start
+    from scipy.stats import mannwhitneyu
+
     pos, neg = score[label], score[~label]
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
