@@ -1,6 +1,7 @@
 """Mind the Gap's measurement suite (svgap.gap) on crafted cases: the parsers, the tournament, the
 filters and ensembles, the gap and relative gap against hand-computed values, and the config checks."""
 
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -363,7 +364,7 @@ def test_the_loop_verifies_with_the_runs_mtg_method():
     assert plain["cot_binary"].null_count() == 3 and plain.columns == table.columns
 
 
-def test_verifier_methods_compute_only_the_scores_asked_for():
+def test_verifier_methods_compute_only_the_scores_asked_for(caplog):
     """`verifier.methods`: each method left out leaves its columns null and runs no model call; those computed
     equal the full table's (same seeds); P(correct) alone is one prefill of the TF prompts (no reply)."""
     from helpers import verifier_params
@@ -391,9 +392,13 @@ def test_verifier_methods_compute_only_the_scores_asked_for():
     columns = {"tf": ["tf_reply", "tf_score", "tf_parsed"], "qe": ["qe_reply", "qe_score", "qe_parsed"]}
     loop_columns = [*columns["tf"], *columns["qe"], "p_correct"]
     assert calls == 2 and full.select(loop_columns).null_count().sum_horizontal().item() == 0
+    left_out = {("tf",): "qe", ("qe",): "tf, p_correct", ("qe", "tf"): "none", ("p_correct",): "tf, qe"}
     for methods, expected_calls in ((["tf"], 1), (["qe"], 1), (["qe", "tf"], 2), (["p_correct"], 0)):
-        table, calls = run(methods)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="svgap"):
+            table, calls = run(methods)
         assert table.columns == full.columns and calls == expected_calls
+        assert f"not computed: {left_out[tuple(methods)]}" in caplog.text  # tf's prefill gives P(correct)
         for method, names in columns.items():
             for name in names:
                 assert table[name].to_list() == (full[name].to_list() if method in methods else [None] * 3)

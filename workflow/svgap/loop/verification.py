@@ -244,9 +244,10 @@ def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, ver
         log.info("%s QE: %d replies in %.1f s", split, len(prompts), time.perf_counter() - start)
     df = df.with_columns([pl.lit(None, dtype=dtype).alias(name) for name, dtype in VERIFY_SCHEMA.items()
                           if name not in df.columns])
+    computed = set(methods) | ({"p_correct"} if "tf" in methods else set())  # tf's prefill gives P(correct)
     log.info("%s: unparsed verifier replies (scored 0): TF %s, QE %s of %d; not computed: %s", split,
              (~df["tf_parsed"]).sum() if "tf" in methods else "-", (~df["qe_parsed"]).sum() if "qe" in methods else "-",
-             df.height, ", ".join(m for m in LOOP_METHODS if m not in methods) or "none")
+             df.height, ", ".join(m for m in LOOP_METHODS if m not in computed) or "none")
     return df.select("prompt_id", "sample", *VERIFY_SCHEMA)
 
 
