@@ -8,6 +8,17 @@ from helpers import clone, snakemake
 from svgap.inference import models
 from svgap.inference.hf_backend import HFBackend
 
+# Run first: the modules whose tests run the workflow through Snakemake, where each model job takes one
+# thread. .ci/run starts its SLURM section beside the tests for their first 10-13 minutes; a test that
+# runs the model in this process on two threads stalls whenever another process holds a core (each
+# OpenMP barrier waits for the thread that lost its core): in stop 38's CI runs two such tests of
+# test_backend.py took 84 s each, against 18 and 5 s alone. One-thread jobs share the cores evenly.
+FIRST = ("test_cross_workflow.py", "test_studies_workflow.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in FIRST)  # stable: every other order is kept
+
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
