@@ -48,7 +48,7 @@ def quick_exit_is_safe() -> bool:
 
 def quick_exit() -> None:
     """End a finished job's process now. The interpreter's teardown garbage-collects every object the
-    job's imports made (some 400 000 once torch and transformers are loaded): 1.5-2 s per model job and
+    job's imports made (some 400 000 once torch and transformers are loaded): 1.3-1.6 s per model job and
     0.7 s per plotting job (docs/performance.md), for nothing the job wrote (its outputs are written and
     closed by then). Logs and the standard streams are flushed first; the exit status is 0."""
     logging.shutdown()
