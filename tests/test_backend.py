@@ -322,3 +322,35 @@ def test_shared_prefix_attention_equals_attention_over_the_prefix_copied_to_ever
         causal = torch.ones(length, length, dtype=torch.bool).tril().expand(batch, 1, length, length)
         expected = cascade_attention(q, k[:, :, :length], v[:, :, :length], causal, pk, pv, 3, 0.25)
         torch.testing.assert_close(unmasked, expected)
+
+
+def test_the_default_configs_token_cap_keeps_sampling_whole_and_splits_verification(backend, tokenizer):
+    """config/config.yaml's `inference.max_batch_tokens` (the batches' cache): the default's sampling keeps
+    `max_batch_rows` rows per batch (32 prompts x N = 4), while its longer verifier prompts, with responses
+    as long as the default allows, go fewer at a time (the generate-and-verify job's peak RSS,
+    docs/performance.md)."""
+    from svgap.config import load as load_config
+    from svgap.inference.hf_backend import HFBackend
+    from svgap.loop.verification import VerifierSpec, qe_messages, tf_messages
+
+    config = load_config("config/config.yaml")
+    inference, loop, verifier = config["inference"], config["loop"], config["verifier"]
+    capped = HFBackend(backend.model, tokenizer, inference["max_batch_tokens"], inference["max_batch_rows"])
+    task_spec = config["tasks"]["add"]
+    task = make_task(task_spec["kind"], task_spec["options"])
+    questions = [it.question for it in task.items(task_spec["n_train"], 2, task_spec["seed"])["train"]]
+
+    def batches(prompts, extra, n):
+        return capped._batches(prompts, common_prefix_length(prompts), extra, n)
+
+    solver = [render(tokenizer, task.solver_messages(q), True) for q in questions]
+    assert [len(b) * loop["n_samples"] for b in batches(solver, loop["max_new_tokens"], loop["n_samples"])] == \
+        [inference["max_batch_rows"]] * (len(solver) * loop["n_samples"] // inference["max_batch_rows"])
+    # a response of the default's longest length (max_new_tokens), for every question
+    long = " ".join(["12"] * 40)
+    response = tokenizer.decode(tokenizer(long, add_special_tokens=False)["input_ids"][:loop["max_new_tokens"]])
+    spec = VerifierSpec.from_config(verifier)
+    for messages in (tf_messages, qe_messages):
+        prompts = [render(tokenizer, messages(spec, task.verifier_shots, q, response), True) for q in questions]
+        rows = [len(b) for b in batches(prompts, verifier["max_new_tokens"], 1)]
+        assert sum(rows) == len(prompts) and 64 <= max(rows) < inference["max_batch_rows"], (messages.__name__, rows)

