@@ -192,7 +192,8 @@ def test_bad_config_stops_before_any_job_and_names_the_key(tmp_path, overlay, me
 def test_every_combination_of_the_runs_is_a_run(tmp_path):
     workdir = clone(tmp_path / "grid")
     overlay = {"tasks": {"rules": {"kind": "logic", "n_train": 4, "n_test": 4}},
-               "runs": {"tasks": ["add", "rules"], "methods": ["tf", "qe"], "seeds": [0, 1]}}
+               "runs": {"tasks": ["add", "rules"], "methods": ["tf", "qe"], "seeds": [0, 1]},
+               "verifier": {"methods": ["tf", "qe", "p_correct"]}}  # config/ci.yaml computes no QE reply
     outputs = planned(workdir, overlay)
     trajectories = sorted(o for o in outputs if o.endswith("trajectory.parquet") and "simulated" not in o)
     assert trajectories == sorted(f"results/smollm2-135m/{task}/{method}/seed{seed}/trajectory.parquet"
