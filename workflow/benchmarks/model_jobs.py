@@ -8,7 +8,8 @@ Everything is measured in one process on the config's first task (train split, r
 template; two of its test prompts warm each engine up), N, reply lengths, temperatures, device, dtype and
 batch settings, side by side:
 
-- matmul throughput of this machine (GFLOP/s, float32 and bfloat16, 1024^2),
+- matmul throughput of this machine (GFLOP/s, float32 and bfloat16, 1024^2; in float32 the faster of torch's
+  `@` and oneDNN's linear, which the model's float32 layers use: svgap.inference.linear),
 - generation with svgap's transformers backend (`svgap.loop.sampling.generate`, as the
   generate_and_verify job runs it): tokens/s, the ratio to the FLOP bound (matmul rate in the model's
   dtype / 2 x parameters per token) and the forward passes per sample;
@@ -42,7 +43,7 @@ import polars as pl
 import torch
 
 from svgap.config import load as load_config
-from svgap.inference import models
+from svgap.inference import linear, models
 from svgap.inference.backend import load_backend
 from svgap.inference.chat import render
 from svgap.inference.nll import left_pad
@@ -52,16 +53,22 @@ from svgap.tasks import make_task
 
 
 def matmul_gflops(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
-    """Best GFLOP/s of a square matmul in `dtype` over about `seconds`."""
+    """Best GFLOP/s of a square matmul in `dtype` over about `seconds` each: torch's `@` and, in float32 where
+    the model's linear layers run through oneDNN (svgap.inference.linear), oneDNN's linear too; the faster."""
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    a @ b
-    best, spent = 0.0, 0.0
-    while spent < seconds:
-        start = time.perf_counter()
-        a @ b
-        elapsed = time.perf_counter() - start
-        spent += elapsed
-        best = max(best, 2 * size**3 / elapsed / 1e9)
+    products = [lambda: a @ b]
+    if dtype == torch.float32 and linear.available():
+        products.append(lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], ""))
+    best = 0.0
+    for product in products:
+        product()
+        spent = 0.0
+        while spent < seconds:
+            start = time.perf_counter()
+            product()
+            elapsed = time.perf_counter() - start
+            spent += elapsed
+            best = max(best, 2 * size**3 / elapsed / 1e9)
     return best
 
 
@@ -145,13 +152,24 @@ def vllm_generation(model_json: Path, task, data: pl.DataFrame, warm: pl.DataFra
 
 
 def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier: dict) -> dict:
-    """The verify job's TF, QE and P(correct) of every generated response: seconds per response."""
+    """The verify job's scores of every generated response (the config's `verifier.methods`: TF, QE,
+    P(correct)): seconds per response, and the share of each computed reply that parsed."""
     start = time.perf_counter()
     scores = verify_samples(loaded, task, {"train": data}, gens, verifier=verifier, seed=0,
                             t=0, where="benchmark generations")
     seconds = time.perf_counter() - start
+    computed = [m for m in ("tf", "qe") if scores[f"{m}_parsed"].null_count() < scores.height]
     return {"responses": scores.height, "seconds": seconds, "ms_per_response": 1e3 * seconds / scores.height,
-            "tf_parsed": float(scores["tf_parsed"].mean()), "qe_parsed": float(scores["qe_parsed"].mean())}
+            "methods": verifier_methods(verifier),
+            "parsed": {m: float(scores[f"{m}_parsed"].mean()) for m in computed}}
+
+
+def verifier_methods(verifier: dict) -> str:
+    """What a verification computes, as the report names it: 'TF + QE replies, P(correct)'."""
+    names = {"tf": "TF", "qe": "QE"}
+    replies = " + ".join(names[m] for m in ("tf", "qe") if m in verifier["methods"])
+    extra = ["P(correct)"] if "p_correct" in verifier["methods"] else []
+    return ", ".join(([f"{replies} replies"] if replies else []) + extra)
 
 
 def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int, out: Path,
@@ -268,8 +286,9 @@ def report(r: dict) -> str:
                f"; with torch's nn.Dropout {ft['nn_dropout_tokens_per_s']:.1f} tokens/s "
                f"(svgap / nn.Dropout = {ft['tokens_per_s'] / ft['nn_dropout_tokens_per_s']:.2f})")
     lines += [
-        f"{'verification':>22}: {ver['responses']} responses (TF + QE replies, P(correct)) in {ver['seconds']:.2f} s "
-        f"= {ver['ms_per_response']:.1f} ms per response; parsed TF {ver['tf_parsed']:.2f}, QE {ver['qe_parsed']:.2f}",
+        f"{'verification':>22}: {ver['responses']} responses ({ver['methods']}) in {ver['seconds']:.2f} s "
+        f"= {ver['ms_per_response']:.1f} ms per response; parsed "
+        + ", ".join(f"{m.upper()} {share:.2f}" for m, share in ver["parsed"].items()),
         f"{'finetune (LoRA)':>22}: {ft['sequences']} sequences, {ft['steps']} steps, {ft['tokens']} tokens in "
         f"{ft['seconds']:.2f} s = {ft['tokens_per_s']:.1f} tokens/s = {ft['tokens_per_s'] / bound['finetune']:.3f} "
         f"of the bound{dropout}",

@@ -25,6 +25,7 @@ from transformers import StaticCache
 
 from svgap.inference.attention import shared_prefix, use_decode_gqa
 from svgap.inference.backend import Completion, length_batches, sequence_seed
+from svgap.inference.linear import use_onednn_linears
 from svgap.inference.nll import last_positions, left_pad, response_nll
 from svgap.inference.packing import pack, sorted_batches
 
@@ -127,6 +128,8 @@ class HFBackend:
         # else copied to every row; not for sliding-window attention
         self.keep_prefix_once = (use_decode_gqa(model) and self.device.type == "cpu"
                                  and getattr(model.config, "sliding_window", None) is None)
+        if routed := use_onednn_linears(model):  # float32 on a CPU: oneDNN's GEMMs (svgap.inference.linear)
+            log.info("%d float32 linear layers run through oneDNN", routed)
         eos = model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos]
         eos = [e for e in [*eos, tokenizer.eos_token_id] if e is not None]
