@@ -57,7 +57,7 @@ def matmul_gflops(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0, on
     """Best GFLOP/s of a square matmul in `dtype` over about `seconds`: torch's `@`, or with `onednn` oneDNN's
     linear (where the backend's float32 layers run: svgap.inference.linear)."""
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    product = (lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")) if onednn else (lambda: a @ b)
+    product = (lambda: linear.onednn_linear(a, b)) if onednn else (lambda: a @ b)
     product()
     best, spent = 0.0, 0.0
     while spent < seconds:
@@ -149,24 +149,20 @@ def vllm_generation(model_json: Path, task, data: pl.DataFrame, warm: pl.DataFra
 
 
 def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier: dict) -> dict:
-    """The verify job's scores of every generated response (the config's `verifier.methods`: TF, QE,
-    P(correct)): seconds per response, and the share of each computed reply that parsed."""
+    """The verify job's scores of every generated response (those the config's `verifier.methods` computes:
+    TF and QE replies, P(correct)): seconds per response, what was computed, and the share of each reply
+    that parsed (read off the scores table: a score not computed is null)."""
     start = time.perf_counter()
     scores = verify_samples(loaded, task, {"train": data}, gens, verifier=verifier, seed=0,
                             t=0, where="benchmark generations")
     seconds = time.perf_counter() - start
-    computed = [m for m in ("tf", "qe") if scores[f"{m}_parsed"].null_count() < scores.height]
+    computed = [m for m, column in (("tf", "tf_parsed"), ("qe", "qe_parsed"), ("p_correct", "p_correct"))
+                if scores[column].null_count() < scores.height]
+    replies = " + ".join(m.upper() for m in ("tf", "qe") if m in computed)
+    methods = ([f"{replies} replies"] if replies else []) + (["P(correct)"] if "p_correct" in computed else [])
     return {"responses": scores.height, "seconds": seconds, "ms_per_response": 1e3 * seconds / scores.height,
-            "methods": verifier_methods(verifier),
-            "parsed": {m: float(scores[f"{m}_parsed"].mean()) for m in computed}}
-
-
-def verifier_methods(verifier: dict) -> str:
-    """What a verification computes, as the report names it: 'TF + QE replies, P(correct)'."""
-    names = {"tf": "TF", "qe": "QE"}
-    replies = " + ".join(names[m] for m in ("tf", "qe") if m in verifier["methods"])
-    extra = ["P(correct)"] if "p_correct" in verifier["methods"] else []
-    return ", ".join(([f"{replies} replies"] if replies else []) + extra)
+            "methods": ", ".join(methods),
+            "parsed": {m: float(scores[f"{m}_parsed"].mean()) for m in ("tf", "qe") if m in computed}}
 
 
 def finetuning(model_json: Path, gens: pl.DataFrame, config: dict, threads: int, out: Path,

@@ -32,6 +32,11 @@ def needs_grad(x: torch.Tensor, layer: torch.nn.Linear) -> bool:
                                         or (layer.bias is not None and layer.bias.requires_grad))
 
 
+def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`F.linear(x, weight, bias)` through oneDNN (no autograd)."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
 class OneDNNLinear(torch.nn.Linear):
     """`nn.Linear` whose float32 CPU calls that need no gradient run through oneDNN's linear."""
 
@@ -39,7 +44,7 @@ class OneDNNLinear(torch.nn.Linear):
         if (x.device.type != "cpu" or x.dtype != torch.float32 or self.weight.dtype != torch.float32
                 or needs_grad(x, self)):
             return F.linear(x, self.weight, self.bias)
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return onednn_linear(x, self.weight, self.bias)
 
 
 def use_onednn_linears(model: torch.nn.Module) -> int:
