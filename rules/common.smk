@@ -10,8 +10,8 @@ sys.path.insert(0, f"{workflow.basedir}/workflow")  # the svgap library, for the
 # what planning needs, and nothing that imports the plotting or statistics libraries: this file runs at
 # every Snakemake start (a dry run, each job on a cluster), and matplotlib, seaborn and scipy.stats took
 # 3-4 s of it (tests/test_light_stages.py)
-from svgap.config import (INFERENCE_KEYS, VERIFIER_KEYS, check, evaluated_checkpoints, pass_at_k_checkpoints,
-                          pass_at_k_ks)
+from svgap.config import (INFERENCE_KEYS, check, evaluated_checkpoints, pass_at_k_checkpoints, pass_at_k_ks,
+                          verifier_settings)
 from svgap.loop import cross
 from svgap.gap.filters import METHODS as MTG_METHODS  # the methods svgap.gap.verify scores
 from svgap.paper import CATEGORIES
@@ -58,12 +58,18 @@ def method_of(arm):
 
 
 def mtg_of(methods):
-    """The MTG methods among `methods`: what a verification job adds to TF, QE and P(correct)."""
+    """The MTG methods among `methods`: what a verification job adds to the loop's scores (get_verifier)."""
     return [m for m in methods if m in MTG_METHODS]
 
 
+def get_verifier(w):
+    """The verifier settings of a run's generate_and_verify: verifier.methods resolved for the run's own method
+    (`auto`: a TF run computes TF and P(correct), a QE run QE; svgap.config.verifier_settings)."""
+    return verifier_settings(config, [method_of(w.arm)])
+
+
 def mtg_methods(w):
-    """The MTG verification the run's generate_and_verify adds to TF, QE and P(correct): its own method."""
+    """The MTG verification the run's generate_and_verify adds to the loop's scores: its own method."""
     return mtg_of([method_of(w.arm)])
 
 

@@ -100,7 +100,7 @@ rule n_sweep_sample:
         max_new_tokens=config["loop"]["max_new_tokens"],
         temperature=config["loop"]["temperature"],
         top_p=config["loop"]["top_p"],
-        verifier={k: config["verifier"][k] for k in VERIFIER_KEYS},
+        verifier=verifier_settings(config, N_SWEEP["methods"]),
         mtg_methods=mtg_of(N_SWEEP["methods"]),
         inference=inference_params,
     threads: config["inference"]["threads"]
@@ -197,7 +197,7 @@ rule cross_eval_verify:
         verify="results/cross_eval/{task}/{solver}/by_{verifier}/verify.parquet",
     params:
         task=task_params,
-        verifier={k: config["verifier"][k] for k in VERIFIER_KEYS},
+        verifier=verifier_settings(config, CROSS_EVAL["methods"]),
         mtg_methods=mtg_of(CROSS_EVAL["methods"]),
         inference=lambda w: inference_of(cross_entry(w.verifier)["model"]),
         seed=lambda w: cross_samples_of(w.solver)[0],

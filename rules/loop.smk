@@ -11,8 +11,9 @@
 
 rule generate_and_verify:
     """N samples per prompt at the solver temperature (NLL from the same pass), then the same model
-    scores every sample: TF, QE and P(correct), and a run selecting by an MTG method (mc, cot_binary,
-    cot_score, tournament) also that method. Both splits, one model load for both steps."""
+    scores every sample: those of verifier.methods (`auto`: the run's own, a TF run's TF and P(correct)), and a
+    run selecting by an MTG method (mc, cot_binary, cot_score, tournament) that method. Both splits, one model
+    load for both steps."""
     input:
         model="results/models/{model}/model.json",
         adapter=get_adapter,
@@ -26,7 +27,7 @@ rule generate_and_verify:
         max_new_tokens=config["loop"]["max_new_tokens"],
         temperature=config["loop"]["temperature"],
         top_p=config["loop"]["top_p"],
-        verifier={k: config["verifier"][k] for k in VERIFIER_KEYS},
+        verifier=get_verifier,
         mtg_methods=mtg_methods,
         inference=inference_params,
     threads: config["inference"]["threads"]

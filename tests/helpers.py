@@ -12,7 +12,7 @@ import yaml
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
 
-from svgap.config import INFERENCE_KEYS, VERIFIER_KEYS
+from svgap.config import INFERENCE_KEYS, verifier_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -127,6 +127,7 @@ def inference_params(config: dict) -> dict:
     return {"backend": "transformers"} | {k: config["inference"][k] for k in INFERENCE_KEYS["transformers"]}
 
 
-def verifier_params(config: dict) -> dict:
-    """The verifier slice rule generate_and_verify passes (rules/loop.smk): sigma and empty_policy are select's."""
-    return {k: config["verifier"][k] for k in VERIFIER_KEYS}
+def verifier_params(config: dict, method: str = "tf") -> dict:
+    """The verifier slice rule generate_and_verify passes (rules/loop.smk) to a run selecting by `method`: sigma
+    and empty_policy are select's, verifier.methods is resolved for the run (`auto`: what it selects by)."""
+    return verifier_settings(config, [method])

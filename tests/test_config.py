@@ -9,6 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from svgap.config import VERIFIER_KEYS, verifier_methods, verifier_settings
 from svgap.config import load as load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,47 @@ def test_load_merges_overlays_as_snakemake_does_and_fills_defaults(tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"loop": {"n_samples": 0}}))
     with pytest.raises(WorkflowError, match=re.escape("On instance['loop']['n_samples']:")):
         load_config(tmp_path / "bad.yaml", root=ROOT)
+
+
+def test_verifier_methods_auto_computes_what_each_job_selects_or_evaluates_by(tmp_path):
+    """verifier.methods `auto` (the default): a job computes the loop's scores among the methods its responses are
+    selected or evaluated by; a list is computed by every job."""
+    cfg = load_config(root=ROOT)
+    assert cfg["verifier"]["methods"] == "auto"
+    every = ["tf", "qe", "p_correct"]
+    for uses, computed in ((["tf"], ["tf"]), (["qe"], ["qe"]), (["qe", "tf"], ["tf", "qe"]), (["mc"], []),
+                           (["cot_binary", "p_correct"], ["p_correct"]), (every, every)):
+        assert verifier_methods(cfg, uses) == computed, uses
+    settings = verifier_settings(cfg, ["qe"])
+    assert set(settings) == set(VERIFIER_KEYS) and settings["methods"] == ["qe"]
+    assert settings["qe_template"] == cfg["verifier"]["qe_template"]
+    listed = {**cfg, "verifier": {**cfg["verifier"], "methods": ["tf", "qe"]}}
+    assert verifier_methods(listed, ["mc"]) == verifier_methods(listed, ["tf"]) == ["tf", "qe"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"verifier": {"methods": "all"}}))
+    with pytest.raises(WorkflowError, match=re.escape("On instance['verifier']['methods']:")):
+        load_config(tmp_path / "bad.yaml", root=ROOT)
+
+
+@pytest.mark.parametrize("overlay,message", [
+    ({"runs": {"methods": ["qe"]}, "verifier": {"methods": ["tf", "p_correct"]}},
+     "config runs.methods: a run selects by 'qe', which verifier.methods ['tf', 'p_correct'] does not compute"),
+    ({"evaluation": {"n_sweep": {"models": ["smollm2-135m"], "tasks": ["add"], "methods": ["tf", "qe"]}},
+      "verifier": {"methods": ["tf", "p_correct"]}},
+     "config evaluation.n_sweep.methods: the N sweep evaluates by 'qe', which verifier.methods ['tf', 'p_correct']"),
+    ({"runs": {"methods": ["qe"]}, "evaluation": {"cross": {"tasks": ["add"], "methods": ["p_correct"],
+      "models": {"base": {"model": "smollm2-135m"}}}}, "verifier": {"methods": ["qe"]}},
+     "config evaluation.cross.methods: cross-evaluation evaluates by 'p_correct', which verifier.methods ['qe']"),
+])
+def test_a_verifier_methods_list_must_hold_what_runs_and_evaluations_use(tmp_path, overlay, message):
+    """(P(correct) comes with TF: a list with tf computes it.)"""
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config(tmp_path / "bad.yaml", root=ROOT)
+    (tmp_path / "auto.yaml").write_text(yaml.safe_dump({**overlay, "verifier": {"methods": "auto"}}))
+    load_config(tmp_path / "auto.yaml", root=ROOT)  # auto computes what each job uses
+    (tmp_path / "tf.yaml").write_text(yaml.safe_dump({"runs": {"methods": ["p_correct", "tf"]},
+                                                      "verifier": {"methods": ["tf"]}}))
+    load_config(tmp_path / "tf.yaml", root=ROOT)
 
 
 @pytest.mark.parametrize("overlay,message", [

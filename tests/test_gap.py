@@ -376,7 +376,7 @@ def test_verifier_methods_compute_only_the_scores_asked_for(caplog):
 
     config = load_config(root=ROOT)
     verifier = verifier_params(config)
-    assert verifier["methods"] == ["tf", "qe", "p_correct"]  # the default computes all three
+    assert verifier["methods"] == ["tf"]  # the default, auto, for a run selecting by TF
     data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["What is 1 + 1?", "What is 2 + 2?"]})}
     gens = tables.with_split({"train": pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0],
                                                      "text": ["right", "wrong", "right"]})})
@@ -409,6 +409,10 @@ def test_verifier_methods_compute_only_the_scores_asked_for(caplog):
             assert full["p_correct"].to_list() == pytest.approx([0.5] * 3)
         else:
             assert table["p_correct"].null_count() == 3
+    empty, calls = run([])  # a run selecting by an MTG method alone (auto): none of the loop's scores
+    assert calls == 0 and empty.select(loop_columns).null_count().sum_horizontal().item() == 3 * len(loop_columns)
+    with pytest.raises(ValueError, match=r"verifier.methods 'auto' must be resolved"):
+        run("auto")
 
 
 def test_tournament_shots_alternate_the_position_of_the_correct_response():

@@ -206,3 +206,23 @@ def test_nq_grade_on_the_fixture():
     assert nq_grade("The answer is may 18 2018", items[1].meta["answers"])["correct"]
     assert nq_grade("Dan Stevens", items[3].meta["answers"])["correct"]
     assert nq_grade("Robby Benson", "Robby Benson")["correct"]  # a single answer string
+
+
+def test_samples_join_a_verify_table_whatever_it_computed_and_name_a_missing_row():
+    """A verify table of a QE run (`verifier.methods: auto`: TF's columns null) joins; a sample without a row
+    in the verify table, or without a grade, is an error that counts them."""
+    import polars as pl
+
+    from svgap.loop.grading import samples
+
+    gens = pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0], "text": ["1", "2", "3"]})
+    grades = gens.select("prompt_id", "sample").with_columns(correct=pl.Series([True, False, True]))
+    scores = gens.select("prompt_id", "sample").with_columns(tf_score=pl.lit(None, dtype=pl.Float64),
+                                                             qe_score=pl.Series([0.7, 0.1, 0.9]))
+    joined = samples(gens, scores, grades, "epoch0")
+    assert joined.columns == [*gens.columns, "tf_score", "qe_score", "correct"]
+    assert joined["qe_score"].to_list() == [0.7, 0.1, 0.9] and joined["tf_score"].null_count() == 3
+    with pytest.raises(ValueError, match="epoch0: 1 samples have no verifier scores"):
+        samples(gens, scores.head(2), grades, "epoch0")
+    with pytest.raises(ValueError, match="epoch0: 2 samples have no grades"):
+        samples(gens, scores, grades.tail(1), "epoch0")

@@ -49,6 +49,9 @@ def test_the_cross_evaluation_diagonal_is_the_runs_own_verifier(studies):
         again = tables.read(studies / f"results/cross_eval/add/{name}/by_{name}/verify.parquet", "verify").sort(
             "split", "prompt_id", "sample")
         for column in ("tf_score", "qe_score", "p_correct", "tf_parsed", "qe_parsed"):
+            if column.startswith("qe"):  # verifier.methods auto: the TF run computes no QE reply, the matrix's job does
+                assert own[column].null_count() == own.height and again[column].null_count() == 0, (name, column)
+                continue
             assert own[column].to_list() == again[column].to_list(), (name, column)
         for split in ("train", "test"):
             cell = matrix.filter((pl.col("solver") == name) & (pl.col("verifier") == name) & (pl.col("split") == split)

@@ -174,7 +174,7 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     stages.data(data, kind="arithmetic", options={}, n_train=3, n_test=1, seed=0)  # 3 train prompts, 1 test prompt
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
-    verifier = verifier_params(load_config(root=ROOT))
+    verifier = {**verifier_params(load_config(root=ROOT)), "methods": ["tf", "qe", "p_correct"]}  # QE on vLLM too
     files = {"generations": tmp_path / "gen.parquet", "verify": tmp_path / "verify.parquet"}
     stages.generate_and_verify(model=model_json, adapter=None, data=data, **files, task=task, n_samples=2,
                                max_new_tokens=12, temperature=1.0, verifier=verifier, seed=0, t=0,
@@ -188,6 +188,8 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     out["transformers"] = verify_samples(loaded, the_task, by_split, gens, verifier=verifier, seed=0, t=0,
                                         where="gen.parquet")
     np.testing.assert_allclose(out["vllm"]["p_correct"], out["transformers"]["p_correct"], rtol=1e-3, atol=1e-4)
+    assert all(out[name].select("tf_score", "qe_score", "qe_parsed").null_count().sum_horizontal().item() == 0
+               for name in out)  # every method listed computed by both backends
     keys = ("split", "prompt_id", "sample")
     assert all(out[name].select(keys).equals(gens.select(keys)) for name in out)
 

@@ -112,7 +112,7 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_pa
 
 def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
     # the plans of every overlay, made in one child process
-    nothing, sigma, n, plot, fit, engine, verifier, scale = plans(ci_run, [
+    nothing, sigma, n, plot, fit, engine, verifier, scale, qe_run = plans(ci_run, [
         None,
         {"verifier": {"sigma": {"tf": 0.9}}},
         {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}},
@@ -121,6 +121,7 @@ def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
         {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 2}},
         {"verifier": {"qe_scale": 5}},
         {"models": {"smollm2-135m": {"scale": {"flops": 1.0e21}}}},
+        {"runs": {"methods": ["tf", "qe"]}},
     ])
     assert nothing == set()
 
@@ -150,6 +151,10 @@ def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
     # (every later checkpoint reruns anyway: its model is trained on the new picks)
     assert names(verifier, "epoch0/verify.parquet") and names(verifier, "epoch0/generations.parquet")
     assert not names(verifier, "results/data") and not names(verifier, "results/models")
+
+    # verifier.methods auto is resolved per run: a QE run computes QE, and adding it reruns none of the TF run's jobs
+    assert names(qe_run, RUN.replace("/tf/", "/qe/") + "/epoch0/verify.parquet")
+    assert not names(qe_run, f"{RUN}/"), sorted(names(qe_run, f"{RUN}/"))
 
 
 def test_the_report_holds_every_registered_output(ci_run):

@@ -2,7 +2,7 @@
 
     python workflow/benchmarks/model_jobs.py [--config config/config.yaml] [--model DIR] [--prompts P]
                                               [--threads 2] [--no-vllm] [--vllm-eager] [--dropout-ab]
-                                              [--json FILE]
+                                              [--verifier-methods tf,qe,p_correct] [--json FILE]
 
 Everything is measured in one process on the config's first task (train split, rendered with the chat
 template; two of its test prompts warm each engine up), N, reply lengths, temperatures, device, dtype and
@@ -21,8 +21,9 @@ batch settings, side by side:
   prefix caching holds what a job's engine would hold (the shared chat-template head) and not the
   measured prompts themselves; with `--vllm-eager` the engine skips torch.compile (`enforce_eager`: a
   start-up of seconds instead of minutes on a CPU; the line says so, and its tokens/s are eager mode's);
-- verification (`svgap.loop.verification.verify_samples`: TF and QE replies, P(correct) from the TF
-  prefill) of the generated responses: seconds per response;
+- verification (`svgap.loop.verification.verify_samples`) of the generated responses, the scores the config's
+  first run computes (verifier.methods; `auto`, the default, for a TF run: the TF reply and P(correct) from its
+  prefill), or those `--verifier-methods` lists: seconds per response;
 - finetuning (`svgap.loop.finetune.train`, the config's LoRA settings) on one response per prompt:
   tokens/s (prompt and response tokens through forward and backward) against its FLOP bound, matmul /
   (4 x parameters) (forward 2N, backward 2N for the activations; the frozen weights get no gradient), and
@@ -43,6 +44,7 @@ from pathlib import Path
 import polars as pl
 import torch
 
+from svgap.config import LOOP_METHODS, verifier_settings
 from svgap.config import load as load_config
 from svgap.inference import linear, models
 from svgap.inference.backend import load_backend
@@ -149,9 +151,9 @@ def vllm_generation(model_json: Path, task, data: pl.DataFrame, warm: pl.DataFra
 
 
 def verification(loaded, task, data: pl.DataFrame, gens: pl.DataFrame, verifier: dict) -> dict:
-    """The verify job's scores of every generated response (those the config's `verifier.methods` computes:
-    TF and QE replies, P(correct)): seconds per response, what was computed, and the share of each reply
-    that parsed (read off the scores table: a score not computed is null)."""
+    """The verify job's scores of every generated response (those `verifier.methods` computes: TF and QE
+    replies, P(correct)): seconds per response, what was computed, and the share of each reply that parsed
+    (read off the scores table: a score not computed is null)."""
     start = time.perf_counter()
     scores = verify_samples(loaded, task, {"train": data}, gens, verifier=verifier, seed=0,
                             t=0, where="benchmark generations")
@@ -234,7 +236,8 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
                                      "finetune": matmul * 1e9 / (4 * n_params)}
     result["svgap"], gens = svgap_generation(loaded, task, data, warm, loop)
     result["peak_rss_mb"]["svgap generation"] = peak_rss_mb()
-    result["verification"] = verification(loaded, task, data, gens, config["verifier"])
+    verifier = verifier_settings(config, config["runs"]["methods"][:1])  # the first run's, as its job computes
+    result["verification"] = verification(loaded, task, data, gens, verifier)
     result["peak_rss_mb"]["verification"] = peak_rss_mb()
     rendered = [render(tokenizer, task.solver_messages(q), desc["chat_template"]) for q in data["prompt"]]
     result["hf_generate"] = hf_generate(backend.model, tokenizer, rendered, loop, backend.eos_token_ids,
@@ -304,9 +307,16 @@ def main() -> None:
                         help="vLLM without torch.compile (enforce_eager): minutes less start-up on a CPU")
     parser.add_argument("--dropout-ab", action="store_true",
                         help="also finetune with torch's nn.Dropout on the LoRA inputs (svgap's MaskDropout A/B)")
+    parser.add_argument("--verifier-methods", help="the scores verified, comma-separated (tf, qe, p_correct; "
+                        "default: the config's verifier.methods for its first run)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     config = load_config(args.config)
+    if args.verifier_methods:
+        methods = args.verifier_methods.split(",")
+        if not methods or set(methods) - set(LOOP_METHODS):
+            parser.error(f"--verifier-methods: some of {', '.join(LOOP_METHODS)}, got {args.verifier_methods!r}")
+        config["verifier"]["methods"] = methods
     with tempfile.TemporaryDirectory() as tmp:
         result = run(config, args.model, args.prompts, args.threads, not args.no_vllm, args.dropout_ab, Path(tmp),
                      args.vllm_eager)

@@ -2,6 +2,7 @@
 
     python workflow/benchmarks/verify_ab.py --before DIR [--after DIR] [--prompts 32] [--repeat 2]
                                              [--threads 2] [--work DIR] [--models base,adapter]
+                                             [--dtype auto|float32|bfloat16] [--methods tf,qe,p_correct]
 
 `--before` and `--after` are checkouts of this repository (`git worktree add /tmp/before <commit>`;
 `--after` defaults to this one). The generations are sampled once, by the `--after` code (the default
@@ -16,6 +17,13 @@ the `--after` code, one pass of `svgap.loop.finetune.train` over sample 0 of eve
 finetune settings). For each, the script prints seconds per response of each run, the ratio of the
 medians, and how the score columns both compute (tf_score, qe_score, p_correct and the parse flags)
 agree: exactly, or their largest difference.
+
+`--dtype` sets the model's dtype for both checkouts and for the sampling and the adapter (default: the
+`--after` config's `inference.dtype`, `auto`: bf16 where the CPU has it). The same outputs are checked in
+float32 (issue 17); in bf16 verdicts flip where the two checkouts round differently. `--methods` sets the
+scores verified (`verifier.methods`) in both checkouts (one from before 2026-12-06 has no such key and
+computes TF, QE and P(correct)); by default each computes what its own config's first run computes (since
+2026-12-07 `auto`: a TF run's TF reply and P(correct), no QE reply).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ HERE = Path(__file__).resolve().parents[2]
 SCORES = ("tf_score", "qe_score", "p_correct", "tf_parsed", "qe_parsed")
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 import polars as pl, torch
 import svgap
@@ -48,6 +56,8 @@ assert Path(svgap.__file__).resolve().is_relative_to(repo.resolve()), svgap.__fi
 torch.set_num_threads(threads)
 config = load_config(repo / "config" / "config.yaml")
 inference = {**config["inference"], "backend": "transformers"}
+if os.environ.get("SVGAP_AB_DTYPE"):
+    inference["dtype"] = os.environ["SVGAP_AB_DTYPE"]
 model_json = work / "model.json"
 if not model_json.exists():
     model_json.write_text(json.dumps(models.resolve_model("bench", {"source": "embedded"}, work / "weights")))
@@ -70,10 +80,16 @@ if mode == "generate":
     print(json.dumps({"samples": gens.height, "tokens": int(gens["length"].sum()), "adapter": str(work / "adapter")}))
     sys.exit()
 gens = pl.read_parquet(work / "gens.parquet")
+verifier = config["verifier"]
+if os.environ.get("SVGAP_AB_METHODS"):
+    verifier = {**verifier, "methods": os.environ["SVGAP_AB_METHODS"].split(",")}
+elif verifier.get("methods") == "auto":  # resolved per job since 2026-12-07: the first run's
+    from svgap.config import verifier_settings
+    verifier = verifier_settings(config, config["runs"]["methods"][:1])
 warm = gens.filter(pl.col("prompt_id").is_in(data["prompt_id"].head(2).to_list()))
-verify_samples(loaded, task, {"train": data}, warm, verifier=config["verifier"], seed=0, t=0, where="warm-up")
+verify_samples(loaded, task, {"train": data}, warm, verifier=verifier, seed=0, t=0, where="warm-up")
 start = time.perf_counter()
-scores = verify_samples(loaded, task, {"train": data}, gens, verifier=config["verifier"], seed=0, t=0,
+scores = verify_samples(loaded, task, {"train": data}, gens, verifier=verifier, seed=0, t=0,
                         where="benchmark generations")
 seconds = time.perf_counter() - start
 scores.write_parquet(work / f"scores-{tag}.parquet")
@@ -81,10 +97,12 @@ print(json.dumps({"responses": scores.height, "seconds": seconds}))
 """
 
 
-def child(repo: Path, work: Path, threads: int, mode: str, tag: str = "") -> dict:
-    env = {**os.environ, "PYTHONPATH": str(repo / "workflow")}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(repo), str(work), str(threads), mode, tag],
-                          env=env, capture_output=True, text=True)
+def child(repo: Path, work: Path, threads: int, mode: str, tag: str = "", dtype: str | None = None,
+          methods: str | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(repo / "workflow"), **({"SVGAP_AB_DTYPE": dtype} if dtype else {}),
+           **({"SVGAP_AB_METHODS": methods} if methods else {})}
+    done = subprocess.run([sys.executable, "-c", CHILD, str(repo), str(work.resolve()), str(threads), mode, tag],
+                          env=env, capture_output=True, text=True, cwd=repo)  # its own config/ and schema
     if done.returncode != 0:
         sys.exit(f"{mode} with {repo} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -120,6 +138,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("results/benchmarks/verify_ab"))
     parser.add_argument("--models", default="base,adapter", help="verifiers, comma-separated: base, adapter")
+    parser.add_argument("--methods", help="verifier.methods of both checkouts, comma-separated (default: each "
+                        "config's, for its first run)")
+    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default=None,
+                        help="the model's dtype in every process (default: the config's inference.dtype)")
     args = parser.parse_args()
     verifiers = args.models.split(",")
     if not verifiers or set(verifiers) - {"base", "adapter"}:
@@ -136,12 +158,13 @@ def main() -> None:
     items = make_task(spec["kind"], spec.get("options")).items(args.prompts, 0, spec.get("seed", 0))["train"]
     pl.DataFrame({"prompt_id": [it.prompt_id for it in items], "prompt": [it.question for it in items]}) \
         .write_parquet(args.work / "data.parquet")
-    print("generations (after's code):", child(args.after, args.work, args.threads, "generate"), flush=True)
+    done = child(args.after, args.work, args.threads, "generate", dtype=args.dtype)
+    print(f"generations (after's code, dtype {args.dtype or config['inference']['dtype']}):", done, flush=True)
     for verifier in verifiers:
         runs: dict[str, list[float]] = {"before": [], "after": []}
         for i in range(args.repeat):
             for label, repo in (("before", args.before), ("after", args.after)):
-                r = child(repo, args.work, args.threads, "verify", f"{label}-{verifier}")
+                r = child(repo, args.work, args.threads, "verify", f"{label}-{verifier}", args.dtype, args.methods)
                 runs[label].append(1e3 * r["seconds"] / r["responses"])
                 print(f"{verifier:>7} {label:>6} run {i + 1}: {r['responses']} responses in {r['seconds']:.2f} s = "
                       f"{runs[label][-1]:.1f} ms per response", flush=True)

@@ -9,6 +9,7 @@ the cross-references the schema cannot express; the Snakefile calls it after val
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -32,8 +33,25 @@ TEMPLATE_KEYS = ("tf_template", "qe_template")
 # job's thread count, not a setting of its results), so tuning one backend reruns none of the other's jobs.
 VERIFIER_KEYS = ("methods", "temperature", "top_p", "max_new_tokens", "tf_template", "qe_template", "correct_words",
                  "incorrect_words", "qe_scale", "tournament_rounds")
+LOOP_METHODS = ("tf", "qe", "p_correct")  # verifier.methods: the scores the loop's verify stage can compute
 INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
                   "vllm": ("device", "dtype", "vllm")}
+
+
+def verifier_methods(config: dict, uses: Sequence[str]) -> list[str]:
+    """The scores a verification job computes (`svgap.loop.verification`): verifier.methods where it lists
+    them, and where it is `auto` (the default), the loop's methods among `uses`: the methods the job's
+    responses are selected or evaluated by (a run's own method; the N sweep's or the cross-evaluation's
+    methods). P(correct) comes with TF either way, from the TF prompt's prefill. A run that selects by an
+    MTG method alone computes none of the three (its own method's scores come from `svgap.gap.verify`)."""
+    methods = config["verifier"]["methods"]
+    return [m for m in LOOP_METHODS if m in uses] if methods == "auto" else list(methods)
+
+
+def verifier_settings(config: dict, uses: Sequence[str]) -> dict:
+    """What a verification job reads of the verifier section (`VERIFIER_KEYS`), its methods resolved
+    (`verifier_methods`): the `verifier` param of rule generate_and_verify and of the evaluations' verify rules."""
+    return {**{k: config["verifier"][k] for k in VERIFIER_KEYS}, "methods": verifier_methods(config, uses)}
 
 
 def check_template(key: str, template: str) -> None:
@@ -56,10 +74,16 @@ def check(config: dict) -> None:
     for key in TEMPLATE_KEYS:
         check_template(key, config["verifier"][key])
     computed = config["verifier"]["methods"]
-    for method in config["runs"]["methods"]:
-        if method in ("tf", "qe", "p_correct") and method not in computed:
-            raise ValueError(f"config runs.methods: a run selects by {method!r}, which verifier.methods {computed} "
-                             f"does not compute; add it there")
+    ev = config["evaluation"]
+    users = [("runs.methods", "a run selects by", config["runs"]["methods"])]
+    users += [(f"evaluation.{key}.methods", what, ev[key]["methods"])
+              for key, what in (("n_sweep", "the N sweep evaluates by"), ("cross", "cross-evaluation evaluates by"))
+              if ev[key]["tasks"] and ev[key]["models"]]
+    for key, what, methods in users if computed != "auto" else ():
+        for method in methods:
+            if method in LOOP_METHODS and method not in computed and not (method == "p_correct" and "tf" in computed):
+                raise ValueError(f"config {key}: {what} {method!r}, which verifier.methods {computed} does not "
+                                 f"compute; add it there (or leave verifier.methods auto)")
     cross = config["cross"]
     if config["verifier"]["selection"] == "rejection" and config["runs"]["schedules"]:
         raise ValueError("config verifier.selection: rejection sampling gives a prompt several targets, while a "

@@ -32,8 +32,10 @@ def samples(gens: pl.DataFrame, scores: pl.DataFrame, grades: pl.DataFrame, wher
     """Generations, verifier scores and grades of one split side by side, one row per (prompt, sample);
     `where` names the files and split in errors."""
     keys = ["prompt_id", "sample"]
-    joined = gens.join(scores, on=keys, how="left").join(grades, on=keys, how="left")
-    for column, kind in (("tf_score", "verifier scores"), ("correct", "grades")):
+    scored = "_scored"  # a row of the verify table whatever it computed (a method left out is a null column)
+    joined = gens.join(scores.with_columns(pl.lit(True).alias(scored)), on=keys, how="left").join(grades, on=keys,
+                                                                                                 how="left")
+    for column, kind in ((scored, "verifier scores"), ("correct", "grades")):
         if joined[column].null_count():
             raise ValueError(f"{where}: {joined[column].null_count()} samples have no {kind}")
-    return joined
+    return joined.drop(scored)

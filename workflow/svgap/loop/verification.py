@@ -15,10 +15,11 @@ gets that method's scores, from `svgap.gap.verify` with the loop's verifier temp
 reply length, the task's worked examples shown (as for TF and QE) and `tournament_rounds` rounds; the
 other MTG columns of the verify table stay null.
 
-`verifier.methods` names the scores a run computes (default all three): `tf` (the TF reply; P(correct)
-then comes free from its prefill), `qe` (the QE reply) and `p_correct` (without `tf`: one prefill of the
-TF prompts, no reply). The columns of a method left out are null; the config check refuses a run that
-selects by a method it does not compute.
+`verifier.methods` names the scores a job computes: `tf` (the TF reply; P(correct) then comes free from
+its prefill), `qe` (the QE reply) and `p_correct` (without `tf`: one prefill of the TF prompts, no reply).
+The config's default, `auto`, is resolved per job by `svgap.config.verifier_methods` (a run's own method,
+the N sweep's or the cross-evaluation's methods); called without the key, all three. The columns of a
+method left out are null; the config check refuses a list that leaves out a method a run selects by.
 
 Malformed verifier output follows one documented rule: a TF reply with no verdict word, or a QE reply
 with no number in 0..qe_scale, scores 0 (a response the verifier does not vouch for is not trusted)
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from svgap.config import TEMPLATE_KEYS, check_template
+from svgap.config import LOOP_METHODS, TEMPLATE_KEYS, check_template
 from svgap.inference.chat import render
 from svgap.seeds import stable_seed
 from svgap.tables import by_split, with_split
@@ -156,8 +157,9 @@ def p_correct(first_logprobs: np.ndarray, n_yes: int) -> np.ndarray:
 
 def verify_samples(loaded, task, data: Mapping[str, pl.DataFrame], gens: pl.DataFrame, *, verifier: dict,
                    seed: int, t: float, where: str, mtg_methods: tuple[str, ...] = ()) -> pl.DataFrame:
-    """The verify table: TF, QE and P(correct) of every sample of a generations table, and the scores of
-    `mtg_methods` (svgap.gap.verify; null columns for the MTG methods not asked for).
+    """The verify table: TF, QE and P(correct) of every sample of a generations table (those `verifier.methods`
+    lists; null columns for the others), and the scores of `mtg_methods` (svgap.gap.verify; null columns for the
+    MTG methods not asked for).
 
     `loaded` is what `svgap.inference.backend.load_backend` returns (the model that sampled `gens`),
     `task` a `svgap.tasks.Task`, `data` the data table by split, `verifier` the config's verifier
@@ -197,9 +199,6 @@ def _mtg_scores(loaded, task, gens: pl.DataFrame, verifier: dict, methods: tuple
     return scores
 
 
-LOOP_METHODS = ("tf", "qe", "p_correct")  # verifier.methods: the scores the loop's verify stage can compute
-
-
 def _replies(backend, tokenizer, prompts, verifier: dict, seeds, first_token_ids=()) -> tuple[list[str], list]:
     """One reply per verifier prompt (the config's verifier temperature, top-p and reply length)."""
     done = backend.sample(prompts, 1, verifier["max_new_tokens"], verifier["temperature"], seeds,
@@ -211,7 +210,11 @@ def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, ver
                   split: str, t: float) -> pl.DataFrame:
     """The verify table of one split's generations (`gens` with each sample's prompt joined); the columns of
     the methods `verifier.methods` leaves out are null."""
-    methods = tuple(verifier.get("methods", LOOP_METHODS))
+    methods = verifier.get("methods", LOOP_METHODS)
+    if isinstance(methods, str):  # `auto` depends on the job (svgap.config.verifier_settings resolves it)
+        raise ValueError(f"verifier.methods {methods!r} must be resolved to a list before verification "
+                         f"(svgap.config.verifier_settings)")
+    methods = tuple(methods)
     pairs = list(zip(gens["prompt"], gens["text"], strict=True))
     keys = list(zip(gens["prompt_id"], gens["sample"], strict=True))
     yes, no = verdict_tokens(tokenizer, spec)
