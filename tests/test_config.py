@@ -9,7 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from svgap.config import VERIFIER_KEYS, verifier_methods, verifier_settings
+from svgap.config import QE_KEYS, TF_KEYS, VERIFIER_KEYS, verifier_methods, verifier_settings
 from svgap.config import load as load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,9 +106,13 @@ def test_verifier_methods_auto_computes_what_each_job_selects_or_evaluates_by(tm
     for uses, computed in ((["tf"], ["tf"]), (["qe"], ["qe"]), (["qe", "tf"], ["tf", "qe"]), (["mc"], []),
                            (["cot_binary", "p_correct"], ["p_correct"]), (every, every)):
         assert verifier_methods(cfg, uses) == computed, uses
-    settings = verifier_settings(cfg, ["qe"])
-    assert set(settings) == set(VERIFIER_KEYS) and settings["methods"] == ["qe"]
+    settings = verifier_settings(cfg, ["qe"])  # a QE run's job: the TF prompt's settings left out of its params
+    assert set(settings) == set(VERIFIER_KEYS) - set(TF_KEYS) and settings["methods"] == ["qe"]
     assert settings["qe_template"] == cfg["verifier"]["qe_template"]
+    assert set(verifier_settings(cfg, ["tf"])) == set(VERIFIER_KEYS) - set(QE_KEYS)
+    assert set(verifier_settings(cfg, ["p_correct"])) == set(VERIFIER_KEYS) - set(QE_KEYS)
+    assert set(verifier_settings(cfg, ["tf", "qe"])) == set(VERIFIER_KEYS)
+    assert set(verifier_settings(cfg, ["mc"])) == set(VERIFIER_KEYS) - set(TF_KEYS) - set(QE_KEYS)
     listed = {**cfg, "verifier": {**cfg["verifier"], "methods": ["tf", "qe"]}}
     assert verifier_methods(listed, ["mc"]) == verifier_methods(listed, ["tf"]) == ["tf", "qe"]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"verifier": {"methods": "all"}}))

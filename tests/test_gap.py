@@ -329,8 +329,9 @@ def test_verify_leaves_the_methods_not_asked_for_null():
 
 def test_the_loop_verifies_with_the_runs_mtg_method():
     """A run selecting by CoT-Binary (svgap.loop.verification with `mtg_methods`) gets that method's scores
-    in its verify table next to TF, QE and P(correct), at the loop verifier's temperature and top-p; the
-    other MTG columns stay null, and the table has every verify column."""
+    in its verify table, at the loop verifier's temperature and top-p; with verifier.methods auto none of TF,
+    QE and P(correct) (a list adds them), the other MTG columns stay null, and the table has every verify
+    column."""
     from helpers import verifier_params
 
     from svgap import tables
@@ -346,7 +347,8 @@ def test_the_loop_verifies_with_the_runs_mtg_method():
         return "True"  # the TF and QE replies
 
     config = load_config(root=ROOT)
-    verifier = {**verifier_params(config), "temperature": 0.3, "top_p": 0.8}
+    verifier = {**verifier_params(config, "cot_binary"), "temperature": 0.3, "top_p": 0.8}
+    assert verifier["methods"] == [] and "tf_template" not in verifier and "qe_scale" not in verifier
     data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["What is 1 + 1?", "What is 2 + 2?"]})}
     gens = tables.with_split({"train": pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0],
                                                      "text": ["right", "wrong", "right"]})})
@@ -356,9 +358,16 @@ def test_the_loop_verifies_with_the_runs_mtg_method():
                            verifier=verifier, seed=0, t=1, where="test", mtg_methods=("cot_binary",))
     assert set(COLUMNS["verify"]) <= set(table.columns)
     assert table["cot_binary"].to_list() == [1.0, 0.0, 1.0] and table["cot_binary_parsed"].all()
-    assert table["tf_score"].to_list() == [1.0, 1.0, 1.0]
-    assert all(table[c].null_count() == 3 for c in ("mc", "cot_score", "tournament"))
+    assert all(table[c].null_count() == 3
+               for c in ("tf_score", "qe_score", "p_correct", "mc", "cot_score", "tournament"))
     assert {(t, p) for _, _, t, p in backend.calls} == {(0.3, 0.8)}
+    listed = verify_samples(({"chat_template": False}, tokenizer, backend), make_task("arithmetic"), data, gens,
+                            verifier={**verifier_params(config), "methods": ["tf"], "temperature": 0.3, "top_p": 0.8},
+                            seed=0, t=1, where="test", mtg_methods=("cot_binary",))
+    assert listed["tf_score"].to_list() == [1.0, 1.0, 1.0] and listed["cot_binary"].to_list() == [1.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match=r"verifier settings \['qe_template', 'qe_scale'\] missing, which methods "):
+        verify_samples(({"chat_template": False}, tokenizer, backend), make_task("arithmetic"), data, gens,
+                       verifier={**verifier, "methods": ["qe"]}, seed=0, t=1, where="test")
     plain = verify_samples(({"chat_template": False}, tokenizer, backend), make_task("arithmetic"), data, gens,
                            verifier=verifier, seed=0, t=1, where="test")
     assert plain["cot_binary"].null_count() == 3 and plain.columns == table.columns
@@ -370,13 +379,14 @@ def test_verifier_methods_compute_only_the_scores_asked_for(caplog):
     from helpers import verifier_params
 
     from svgap import tables
+    from svgap.config import VERIFIER_KEYS
     from svgap.config import load as load_config
     from svgap.loop.verification import verify_samples
     from svgap.tasks import make_task
 
     config = load_config(root=ROOT)
-    verifier = verifier_params(config)
-    assert verifier["methods"] == ["tf"]  # the default, auto, for a run selecting by TF
+    assert verifier_params(config)["methods"] == ["tf"]  # the default, auto, for a run selecting by TF
+    verifier = {k: config["verifier"][k] for k in VERIFIER_KEYS}  # every method's settings: the methods vary below
     data = {"train": pl.DataFrame({"prompt_id": ["a", "b"], "prompt": ["What is 1 + 1?", "What is 2 + 2?"]})}
     gens = tables.with_split({"train": pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0],
                                                      "text": ["right", "wrong", "right"]})})

@@ -112,13 +112,14 @@ def test_a_run_killed_during_finetune_resumes_to_the_same_results(ci_run, tmp_pa
 
 def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
     # the plans of every overlay, made in one child process
-    nothing, sigma, n, plot, fit, engine, verifier, scale, qe_run = plans(ci_run, [
+    nothing, sigma, n, plot, fit, engine, verifier, qe_scale, scale, qe_run = plans(ci_run, [
         None,
         {"verifier": {"sigma": {"tf": 0.9}}},
         {"loop": {"n_samples": CI["loop"]["n_samples"] + 1}},
         {"plot": {"dpi": 80}},
         {"analysis": {"fit": {"confidence": 0.8}}},
         {"inference": {"vllm": {"max_num_seqs": 7, "enforce_eager": True}, "threads": 2}},
+        {"verifier": {"temperature": 0.2}},
         {"verifier": {"qe_scale": 5}},
         {"models": {"smollm2-135m": {"scale": {"flops": 1.0e21}}}},
         {"runs": {"methods": ["tf", "qe"]}},
@@ -152,7 +153,9 @@ def test_reruns_follow_the_config_values_each_rule_uses(ci_run):
     assert names(verifier, "epoch0/verify.parquet") and names(verifier, "epoch0/generations.parquet")
     assert not names(verifier, "results/data") and not names(verifier, "results/models")
 
-    # verifier.methods auto is resolved per run: a QE run computes QE, and adding it reruns none of the TF run's jobs
+    # verifier.methods auto is resolved per run: a TF run computes no QE reply, so QE's settings rerun none of its jobs
+    assert not names(qe_scale, f"{RUN}/"), sorted(names(qe_scale, f"{RUN}/"))
+    # and a QE run computes QE: adding one reruns none of the TF run's jobs
     assert names(qe_run, RUN.replace("/tf/", "/qe/") + "/epoch0/verify.parquet")
     assert not names(qe_run, f"{RUN}/"), sorted(names(qe_run, f"{RUN}/"))
 
@@ -198,7 +201,7 @@ def test_every_combination_of_the_runs_is_a_run(tmp_path):
     workdir = clone(tmp_path / "grid")
     overlay = {"tasks": {"rules": {"kind": "logic", "n_train": 4, "n_test": 4}},
                "runs": {"tasks": ["add", "rules"], "methods": ["tf", "qe"], "seeds": [0, 1]},
-               "verifier": {"methods": ["tf", "qe", "p_correct"]}}  # config/ci.yaml computes no QE reply
+               "verifier": {"methods": ["tf", "qe", "p_correct"]}}  # a list: every run computes all three
     outputs = planned(workdir, overlay)
     trajectories = sorted(o for o in outputs if o.endswith("trajectory.parquet") and "simulated" not in o)
     assert trajectories == sorted(f"results/smollm2-135m/{task}/{method}/seed{seed}/trajectory.parquet"

@@ -236,7 +236,10 @@ def run(config: dict, model_dir: Path | None, prompts: int | None, threads: int,
                                      "finetune": matmul * 1e9 / (4 * n_params)}
     result["svgap"], gens = svgap_generation(loaded, task, data, warm, loop)
     result["peak_rss_mb"]["svgap generation"] = peak_rss_mb()
-    verifier = verifier_settings(config, config["runs"]["methods"][:1])  # the first run's, as its job computes
+    # the first run's scores, as its job computes them (a run of an MTG method alone computes none: then all three)
+    verifier = verifier_settings(config, config["runs"]["methods"][:1])
+    if not verifier["methods"]:
+        verifier = verifier_settings(config, LOOP_METHODS)
     result["verification"] = verification(loaded, task, data, gens, verifier)
     result["peak_rss_mb"]["verification"] = peak_rss_mb()
     rendered = [render(tokenizer, task.solver_messages(q), desc["chat_template"]) for q in data["prompt"]]

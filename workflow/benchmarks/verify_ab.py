@@ -83,9 +83,11 @@ gens = pl.read_parquet(work / "gens.parquet")
 verifier = config["verifier"]
 if os.environ.get("SVGAP_AB_METHODS"):
     verifier = {**verifier, "methods": os.environ["SVGAP_AB_METHODS"].split(",")}
-elif verifier.get("methods") == "auto":  # resolved per job since 2026-12-07: the first run's
-    from svgap.config import verifier_settings
+elif verifier.get("methods") == "auto":  # resolved per job since 2026-12-07: the first run's (an MTG run's: all)
+    from svgap.config import LOOP_METHODS, verifier_settings
     verifier = verifier_settings(config, config["runs"]["methods"][:1])
+    if not verifier["methods"]:
+        verifier = verifier_settings(config, LOOP_METHODS)
 warm = gens.filter(pl.col("prompt_id").is_in(data["prompt_id"].head(2).to_list()))
 verify_samples(loaded, task, {"train": data}, warm, verifier=verifier, seed=0, t=0, where="warm-up")
 start = time.perf_counter()
@@ -143,6 +145,7 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default=None,
                         help="the model's dtype in every process (default: the config's inference.dtype)")
     args = parser.parse_args()
+    args.before, args.after = args.before.resolve(), args.after.resolve()  # each child runs in its own folder
     verifiers = args.models.split(",")
     if not verifiers or set(verifiers) - {"base", "adapter"}:
         parser.error(f"--models: base and/or adapter, got {args.models!r}")

@@ -34,6 +34,8 @@ TEMPLATE_KEYS = ("tf_template", "qe_template")
 VERIFIER_KEYS = ("methods", "temperature", "top_p", "max_new_tokens", "tf_template", "qe_template", "correct_words",
                  "incorrect_words", "qe_scale", "tournament_rounds")
 LOOP_METHODS = ("tf", "qe", "p_correct")  # verifier.methods: the scores the loop's verify stage can compute
+TF_KEYS = ("tf_template", "correct_words", "incorrect_words")  # the TF prompt's: the TF reply and P(correct)
+QE_KEYS = ("qe_template", "qe_scale")
 INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_batch_rows"),
                   "vllm": ("device", "dtype", "vllm")}
 
@@ -50,8 +52,12 @@ def verifier_methods(config: dict, uses: Sequence[str]) -> list[str]:
 
 def verifier_settings(config: dict, uses: Sequence[str]) -> dict:
     """What a verification job reads of the verifier section (`VERIFIER_KEYS`), its methods resolved
-    (`verifier_methods`): the `verifier` param of rule generate_and_verify and of the evaluations' verify rules."""
-    return {**{k: config["verifier"][k] for k in VERIFIER_KEYS}, "methods": verifier_methods(config, uses)}
+    (`verifier_methods`): the `verifier` param of rule generate_and_verify and of the evaluations' verify rules.
+    The prompt settings of a method the job does not compute are left out (QE's for a TF run), so that changing
+    them reruns only the jobs that compute it."""
+    methods = verifier_methods(config, uses)
+    unused = [*(() if {"tf", "p_correct"} & set(methods) else TF_KEYS), *(() if "qe" in methods else QE_KEYS)]
+    return {**{k: config["verifier"][k] for k in VERIFIER_KEYS if k not in unused}, "methods": methods}
 
 
 def check_template(key: str, template: str) -> None:

@@ -60,9 +60,9 @@ def generate_and_verify(*, model, adapter, data, generations, verify, task: dict
                         max_new_tokens: int, temperature: float, verifier: dict, inference: dict, seed: int,
                         t: float, top_p: float = 1.0, mtg_methods: tuple[str, ...] = (), threads: int = 1) -> None:
     """Rule `generate_and_verify`: the model of checkpoint t (base `model` + `adapter`, None at t = 0) at
-    work on both splits: N samples per prompt (the generations table), then the same model's TF, QE and
-    P(correct) of every sample, and the `mtg_methods` scores (the verify table). One model load (one
-    vLLM engine start) for both."""
+    work on both splits: N samples per prompt (the generations table), then the same model's scores of every
+    sample, those `verifier["methods"]` lists of TF, QE and P(correct) and the `mtg_methods` scores (the verify
+    table). One model load (one vLLM engine start) for both."""
     from svgap.inference.backend import load_backend
     from svgap.loop.sampling import generate
     from svgap.loop.verification import verify_samples

@@ -14,7 +14,8 @@ cell takes the loop's selection and metrics (svgap.loop.bon, svgap.loop.metrics)
 
 The diagonal (B = A) is each solver's self-verification. For a solver that names a run's checkpoint it
 is that run's verifier: the same responses and verdicts, so the same acc_v, U_v and gv_gap as the run's
-trajectory at t.
+trajectory at t (up to rounding for a run selecting by P(correct) alone, which reads it off a prefill of
+its own while a matrix with TF reads it off the TF reply's: `verifier.methods` auto).
 """
 
 from __future__ import annotations

@@ -35,13 +35,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from svgap.config import LOOP_METHODS, TEMPLATE_KEYS, check_template
+from svgap.config import LOOP_METHODS, QE_KEYS, TEMPLATE_KEYS, TF_KEYS, check_template
 from svgap.inference.chat import render
 from svgap.seeds import stable_seed
 from svgap.tables import by_split, with_split
@@ -52,20 +52,28 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VerifierSpec:
-    """The verifier's prompts and vocabulary (the config's `verifier` section)."""
+    """The verifier's prompts and vocabulary (the config's `verifier` section); those of a method a job does not
+    compute may be absent (None, empty): `svgap.config.verifier_settings` leaves them out of its params."""
 
-    tf_template: str
-    qe_template: str
+    tf_template: str | None
+    qe_template: str | None
     correct_words: tuple[str, ...]
     incorrect_words: tuple[str, ...]
-    qe_scale: int
+    qe_scale: int | None
 
     @classmethod
-    def from_config(cls, cfg: dict) -> VerifierSpec:
+    def from_config(cls, cfg: dict, methods: Sequence[str] = LOOP_METHODS) -> VerifierSpec:
+        """The settings `methods` need must be there (the TF prompt's for tf and p_correct, QE's for qe)."""
+        needed = [*(TF_KEYS if {"tf", "p_correct"} & set(methods) else ()), *(QE_KEYS if "qe" in methods else ())]
+        missing = [key for key in needed if key not in cfg]
+        if missing:
+            raise ValueError(f"verifier settings {missing} missing, which methods {list(methods)} need")
         for key in TEMPLATE_KEYS:
-            check_template(key, cfg[key])
-        return cls(cfg["tf_template"], cfg["qe_template"], tuple(cfg["correct_words"]),
-                   tuple(cfg["incorrect_words"]), int(cfg["qe_scale"]))
+            if key in cfg:
+                check_template(key, cfg[key])
+        scale = cfg.get("qe_scale")
+        return cls(cfg.get("tf_template"), cfg.get("qe_template"), tuple(cfg.get("correct_words", ())),
+                   tuple(cfg.get("incorrect_words", ())), None if scale is None else int(scale))
 
 
 def messages(template: str, shots: tuple[VerifierShot, ...], answer_of, question: str, response: str):
@@ -167,7 +175,11 @@ def verify_samples(loaded, task, data: Mapping[str, pl.DataFrame], gens: pl.Data
     Every split is checked against the data table before the model runs on any.
     """
     desc, tokenizer, backend = loaded
-    spec = VerifierSpec.from_config(verifier)
+    methods = verifier.get("methods", LOOP_METHODS)
+    if isinstance(methods, str):  # `auto` depends on the job (svgap.config.verifier_settings resolves it)
+        raise ValueError(f"verifier.methods {methods!r} must be resolved to a list before verification "
+                         f"(svgap.config.verifier_settings)")
+    spec = VerifierSpec.from_config(verifier, methods)
     questions = {}
     for split, split_gens in by_split(gens, where).items():
         if split not in data:
@@ -176,7 +188,7 @@ def verify_samples(loaded, task, data: Mapping[str, pl.DataFrame], gens: pl.Data
         if questions[split]["prompt"].null_count():
             raise ValueError(f"{where}: {split} prompt ids not in the {split} split of the data table")
     return with_split({split: _verify_split(backend, tokenizer, desc["chat_template"], spec, task.verifier_shots,
-                                            split_gens, verifier, seed, split, t)
+                                            split_gens, verifier, tuple(methods), seed, split, t)
                        .join(_mtg_scores(loaded, task, split_gens, verifier, mtg_methods, seed, split, t, where),
                              on=["prompt_id", "sample"], how="left")
                        for split, split_gens in questions.items()})
@@ -206,21 +218,16 @@ def _replies(backend, tokenizer, prompts, verifier: dict, seeds, first_token_ids
     return [tokenizer.decode(c[0].token_ids, skip_special_tokens=True) for c in done], done
 
 
-def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict, seed: int,
-                  split: str, t: float) -> pl.DataFrame:
-    """The verify table of one split's generations (`gens` with each sample's prompt joined); the columns of
-    the methods `verifier.methods` leaves out are null."""
-    methods = verifier.get("methods", LOOP_METHODS)
-    if isinstance(methods, str):  # `auto` depends on the job (svgap.config.verifier_settings resolves it)
-        raise ValueError(f"verifier.methods {methods!r} must be resolved to a list before verification "
-                         f"(svgap.config.verifier_settings)")
-    methods = tuple(methods)
+def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, verifier: dict,
+                  methods: tuple[str, ...], seed: int, split: str, t: float) -> pl.DataFrame:
+    """The verify table of one split's generations (`gens` with each sample's prompt joined): the scores of
+    `methods`; the columns of the others are null."""
     pairs = list(zip(gens["prompt"], gens["text"], strict=True))
     keys = list(zip(gens["prompt_id"], gens["sample"], strict=True))
-    yes, no = verdict_tokens(tokenizer, spec)
     df = gens.select("prompt_id", "sample")
     if "tf" in methods or "p_correct" in methods:
         start = time.perf_counter()
+        yes, no = verdict_tokens(tokenizer, spec)
         prompts = [render(tokenizer, tf_messages(spec, shots, q, r), chat) for q, r in pairs]
         if "tf" in methods:  # P(correct): the next-token distribution after the TF prompt, from its prefill
             seeds = [stable_seed(seed, "verify-tf", split, t, pid, j) for pid, j in keys]
