@@ -72,7 +72,8 @@ def test_p_correct_is_p_yes_over_p_yes_and_p_no_of_the_known_logits():
     gens = pl.DataFrame({"prompt_id": ["a", "a", "b"], "sample": [0, 1, 0], "prompt": ["1+1?", "1+1?", "2+2?"],
                          "text": ["2", "3", "4"]})
     verifier = {"max_new_tokens": 2, "temperature": 0.0}
-    table = verify._verify_split(StandIn(tokenizer), tokenizer, False, spec(), (), gens, verifier, 0, "train", 0)
+    table = verify._verify_split(StandIn(tokenizer), tokenizer, False, spec(), (), gens, verifier, verify.LOOP_METHODS,
+                                 0, "train", 0)
     for row, (q, r) in zip(table.iter_rows(named=True), zip(gens["prompt"], gens["text"], strict=True), strict=True):
         prompt = render(tokenizer, verify.tf_messages(spec(), (), q, r), False)
         probs = np.exp(known_logits(prompt))

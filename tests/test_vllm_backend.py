@@ -174,7 +174,9 @@ def test_generate_and_verify_stages_run_on_vllm(model_dir, tmp_path):
     stages.data(data, kind="arithmetic", options={}, n_train=3, n_test=1, seed=0)  # 3 train prompts, 1 test prompt
     inference = {"backend": "vllm", "device": "cpu", "dtype": "float32", "max_batch_tokens": 4096,
                  "max_batch_rows": 16, "vllm": {**EAGER, "cpu_kv_cache_gib": 1}}
-    verifier = {**verifier_params(load_config(root=ROOT)), "methods": ["tf", "qe", "p_correct"]}  # QE on vLLM too
+    config = load_config(root=ROOT)
+    config["verifier"]["methods"] = ["tf", "qe", "p_correct"]  # a listed set: QE on vLLM too
+    verifier = verifier_params(config)
     files = {"generations": tmp_path / "gen.parquet", "verify": tmp_path / "verify.parquet"}
     stages.generate_and_verify(model=model_json, adapter=None, data=data, **files, task=task, n_samples=2,
                                max_new_tokens=12, temperature=1.0, verifier=verifier, seed=0, t=0,
