@@ -40,6 +40,17 @@ INFERENCE_KEYS = {"transformers": ("device", "dtype", "max_batch_tokens", "max_b
                   "vllm": ("device", "dtype", "vllm")}
 
 
+def computed_scores(methods: Sequence[str]) -> set[str]:
+    """The loop's scores a list of verifier.methods computes: P(correct) comes with TF, from its prefill."""
+    return set(methods) | ({"p_correct"} if "tf" in methods else set())
+
+
+def prompt_keys(methods: Sequence[str]) -> tuple[str, ...]:
+    """The verifier settings of the prompts `methods` are computed from: the TF prompt's for tf and p_correct,
+    QE's for qe."""
+    return (*(TF_KEYS if {"tf", "p_correct"} & set(methods) else ()), *(QE_KEYS if "qe" in methods else ()))
+
+
 def verifier_methods(config: dict, uses: Sequence[str]) -> list[str]:
     """The scores a verification job computes (`svgap.loop.verification`): verifier.methods where it lists
     them, and where it is `auto` (the default), the loop's methods among `uses`: the methods the job's
@@ -56,7 +67,7 @@ def verifier_settings(config: dict, uses: Sequence[str]) -> dict:
     The prompt settings of a method the job does not compute are left out (QE's for a TF run), so that changing
     them reruns only the jobs that compute it."""
     methods = verifier_methods(config, uses)
-    unused = [*(() if {"tf", "p_correct"} & set(methods) else TF_KEYS), *(() if "qe" in methods else QE_KEYS)]
+    unused = set(TF_KEYS + QE_KEYS) - set(prompt_keys(methods))
     return {**{k: config["verifier"][k] for k in VERIFIER_KEYS if k not in unused}, "methods": methods}
 
 
@@ -85,11 +96,12 @@ def check(config: dict) -> None:
     users += [(f"evaluation.{key}.methods", what, ev[key]["methods"])
               for key, what in (("n_sweep", "the N sweep evaluates by"), ("cross", "cross-evaluation evaluates by"))
               if ev[key]["tasks"] and ev[key]["models"]]
-    for key, what, methods in users if computed != "auto" else ():
-        for method in methods:
-            if method in LOOP_METHODS and method not in computed and not (method == "p_correct" and "tf" in computed):
-                raise ValueError(f"config {key}: {what} {method!r}, which verifier.methods {computed} does not "
-                                 f"compute; add it there (or leave verifier.methods auto)")
+    if computed != "auto":  # auto computes what each job uses
+        for key, what, methods in users:
+            for method in methods:
+                if method in LOOP_METHODS and method not in computed_scores(computed):
+                    raise ValueError(f"config {key}: {what} {method!r}, which verifier.methods {computed} does not "
+                                     f"compute; add it there (or leave verifier.methods auto)")
     cross = config["cross"]
     if config["verifier"]["selection"] == "rejection" and config["runs"]["schedules"]:
         raise ValueError("config verifier.selection: rejection sampling gives a prompt several targets, while a "

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from svgap.config import LOOP_METHODS, QE_KEYS, TEMPLATE_KEYS, TF_KEYS, check_template
+from svgap.config import LOOP_METHODS, TEMPLATE_KEYS, check_template, computed_scores, prompt_keys
 from svgap.inference.chat import render
 from svgap.seeds import stable_seed
 from svgap.tables import by_split, with_split
@@ -64,8 +64,7 @@ class VerifierSpec:
     @classmethod
     def from_config(cls, cfg: dict, methods: Sequence[str] = LOOP_METHODS) -> VerifierSpec:
         """The settings `methods` need must be there (the TF prompt's for tf and p_correct, QE's for qe)."""
-        needed = [*(TF_KEYS if {"tf", "p_correct"} & set(methods) else ()), *(QE_KEYS if "qe" in methods else ())]
-        missing = [key for key in needed if key not in cfg]
+        missing = [key for key in prompt_keys(methods) if key not in cfg]
         if missing:
             raise ValueError(f"verifier settings {missing} missing, which methods {list(methods)} need")
         for key in TEMPLATE_KEYS:
@@ -254,7 +253,7 @@ def _verify_split(backend, tokenizer, chat, spec, shots, gens: pl.DataFrame, ver
         log.info("%s QE: %d replies in %.1f s", split, len(prompts), time.perf_counter() - start)
     df = df.with_columns([pl.lit(None, dtype=dtype).alias(name) for name, dtype in VERIFY_SCHEMA.items()
                           if name not in df.columns])
-    computed = set(methods) | ({"p_correct"} if "tf" in methods else set())  # tf's prefill gives P(correct)
+    computed = computed_scores(methods)
     log.info("%s: unparsed verifier replies (scored 0): TF %s, QE %s of %d; not computed: %s", split,
              (~df["tf_parsed"]).sum() if "tf" in methods else "-", (~df["qe_parsed"]).sum() if "qe" in methods else "-",
              df.height, ", ".join(m for m in LOOP_METHODS if m not in computed) or "none")
